@@ -130,18 +130,28 @@ func (e *Env) HostPort(name, def string) string {
 	return v
 }
 
-// WellKnown returns the variable's value if set; otherwise name:port when the
-// well-known host name resolves (as it does on a container network), else
+// WellKnown returns the variable's value if set; otherwise host:port when this process
+// runs on a container network whose DNS knows the well-known host name, else
 // 127.0.0.1:port. That is how a service finds the registry or its database with no
-// configuration at all.
+// configuration at all. Outside a container network it asks no resolver, so no lookup
+// ever leaves the machine.
 func (e *Env) WellKnown(name, host, port string) string {
 	if v, ok := e.raw(name); ok {
 		return v
 	}
-	if addrs, err := net.LookupHost(host); err == nil && len(addrs) > 0 {
-		return net.JoinHostPort(host, port)
+	if onContainerNetwork() {
+		if addrs, err := net.LookupHost(host); err == nil && len(addrs) > 0 {
+			return net.JoinHostPort(host, port)
+		}
 	}
 	return net.JoinHostPort("127.0.0.1", port)
+}
+
+// onContainerNetwork tells whether name lookups go to Docker's embedded DNS server,
+// which only containers on a user-defined network use.
+func onContainerNetwork() bool {
+	b, err := os.ReadFile("/etc/resolv.conf")
+	return err == nil && strings.Contains(string(b), "nameserver 127.0.0.11")
 }
 
 // Err returns every bad value seen so far, joined, or nil.
