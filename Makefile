@@ -1,0 +1,37 @@
+# faultline — every target is one command; the scripts under ci/ hold the steps.
+# A fresh machine needs only Go and (for the docker runtime) a Docker engine: each
+# target builds what it needs itself, and bin/ only caches it.
+
+GO       ?= go
+BIN      := $(CURDIR)/bin
+export CGO_ENABLED = 0
+export FAULTLINE_ETCD ?= $(BIN)/etcd
+
+.PHONY: run test bench images build etcd clean vet
+
+## run: start the reference system and run the resilience suite with its report
+run: build
+	$(BIN)/faultline up
+
+## test: every test: unit, service, harness and scenario suites
+test:
+	bash ci/test.sh
+
+## bench: measure what faultline costs and write BENCHMARKS.md
+bench: build
+	bash ci/bench.sh
+
+## images: build every scratch image offline
+images: build
+	bash ci/images.sh
+
+## build: the static binaries of the reference system, the CLI and etcd
+build:
+	bash ci/build.sh
+
+## clean: remove every leftover container, network and process of faultline runs
+clean:
+	bash ci/clean.sh
+
+vet:
+	$(GO) vet ./...

@@ -1,0 +1,140 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrUnsupported is returned by an operation a backend cannot do (a container network
+// disconnect on the local backend, say). Callers branch on it to skip, never to pass.
+var ErrUnsupported = errors.New("not supported by this runtime")
+
+// ErrNotRunning is returned by an operation that needs a running instance.
+var ErrNotRunning = errors.New("instance is not running")
+
+// Placeholders that a Spec's Args and Env values may hold; the backend replaces them when
+// it starts (and restarts) the instance, because only it knows where the instance lives.
+const (
+	// PlaceholderListen is the host:port the instance must bind: 127.0.0.1:<free port>
+	// locally, 0.0.0.0:<Spec.Port> in a container.
+	PlaceholderListen = "{{listen}}"
+	// PlaceholderPort is the port part of PlaceholderListen.
+	PlaceholderPort = "{{port}}"
+	// PlaceholderNetAddr is where other instances and the proxies reach this one
+	// (Instance.NetAddr): 127.0.0.1:<port> locally, <alias>:<Spec.Port> in a container.
+	PlaceholderNetAddr = "{{netaddr}}"
+	// PlaceholderDataDir is a directory of the instance's own that survives its restarts.
+	PlaceholderDataDir = "{{datadir}}"
+)
+
+// Artifact says what to run. Exactly one field is set.
+type Artifact struct {
+	// Binary is the path of a static executable. The local backend runs it as a child
+	// process; the docker backend wraps it in a scratch image (built once per content hash).
+	Binary string
+	// Image is an image already in the local engine (docker backend only).
+	Image string
+	// Dockerfile is a build context directory holding a Dockerfile (docker backend only).
+	Dockerfile string
+}
+
+// Spec describes one instance to start.
+type Spec struct {
+	// Name is unique in the run ("accounts-1"); it is also the instance's network alias.
+	Name string
+	// Service is the logical service the instance belongs to ("accounts").
+	Service string
+	// Artifact is what to run.
+	Artifact Artifact
+	// Args are the command-line arguments; placeholders are replaced.
+	Args []string
+	// Env is the environment; placeholders in values are replaced. The local backend
+	// passes only these plus PATH and HOME, so no setting leaks in from the harness.
+	Env map[string]string
+	// Port is the port the instance listens on inside a container (the local backend
+	// picks a free one instead and hands it over through the placeholders).
+	Port int
+	// Health is an HTTP path answered 200 when the instance is ready ("/healthz"). Empty
+	// means: ready once the port accepts connections.
+	Health string
+	// StartTimeout bounds the wait for readiness (default 30 s).
+	StartTimeout time.Duration
+}
+
+// State is what a backend reports of an instance.
+type State string
+
+// The states an instance can be in.
+const (
+	StateRunning State = "running"
+	StatePaused  State = "paused"
+	StateExited  State = "exited"
+	StateRemoved State = "removed"
+)
+
+// Instance is one started process or container.
+type Instance interface {
+	// Name is the Spec's name.
+	Name() string
+	// Spec is the spec it was started from.
+	Spec() Spec
+	// HostAddr is host:port where the harness process reaches the instance directly. It
+	// may change after Start (a container's published port does): read it again after
+	// every fault.
+	HostAddr() string
+	// NetAddr is host:port where other instances and the proxies reach it; stable for
+	// the instance's life.
+	NetAddr() string
+	// Kill sends SIGKILL and returns once the instance has exited.
+	Kill(ctx context.Context) error
+	// Stop sends SIGTERM and waits for a graceful exit, killing it after timeout.
+	Stop(ctx context.Context, timeout time.Duration) error
+	// Pause freezes every process of the instance (SIGSTOP, docker pause); connections
+	// stay open and hang.
+	Pause(ctx context.Context) error
+	// Resume thaws a paused instance.
+	Resume(ctx context.Context) error
+	// Start starts an exited instance again with the same spec, data and NetAddr, and
+	// waits until it is ready.
+	Start(ctx context.Context) error
+	// Disconnect cuts the instance off the run's network (it stays running and keeps
+	// its published port); ErrUnsupported where there is no such network.
+	Disconnect(ctx context.Context) error
+	// Reconnect undoes Disconnect, with the instance's aliases.
+	Reconnect(ctx context.Context) error
+	// State reports the instance's state now.
+	State(ctx context.Context) (State, error)
+	// Logs returns what the instance has written to stdout and stderr so far.
+	Logs(ctx context.Context) ([]byte, error)
+}
+
+// ProxyHost is where the run's Toxiproxy server lives and how its proxies are reached.
+type ProxyHost interface {
+	// APIAddr is host:port of the Toxiproxy HTTP API, reachable from the harness process.
+	APIAddr() string
+	// ListenAddr is the listen address to give the slot'th proxy (0 <= slot < slots
+	// asked of StartProxyHost). The server may pick the real port; read it back.
+	ListenAddr(slot int) string
+	// HostAddr is where the harness reaches a proxy that listens on listen (the address
+	// Toxiproxy reports back).
+	HostAddr(ctx context.Context, listen string) (string, error)
+	// NetAddr is where instances reach a proxy that listens on listen.
+	NetAddr(listen string) string
+}
+
+// Runtime starts and removes the instances of one run.
+type Runtime interface {
+	// Name is "local" or "docker".
+	Name() string
+	// RunID labels everything the run creates.
+	RunID() string
+	// Start starts one instance and waits until it is ready. On error, whatever was
+	// created is already removed.
+	Start(ctx context.Context, spec Spec) (Instance, error)
+	// StartProxyHost starts the run's Toxiproxy server with room for slots proxies.
+	StartProxyHost(ctx context.Context, slots int) (ProxyHost, error)
+	// Close removes every instance, the proxy host and every network of the run. It is
+	// safe to call more than once and after a failed Start.
+	Close(ctx context.Context) error
+}
