@@ -1,0 +1,15 @@
+// Package harness is what a scenario author imports first: declare a System (services,
+// replicas, databases, dependencies), bring it up with Up on a runtime (containers under
+// testcontainers-go, or local processes), and get back a Running system with typed
+// handles: its instances, the gateway and registry URLs, and the Toxiproxy link on every
+// network path, ready for the faults of harness/fault.
+//
+// Every path goes through Toxiproxy: each instance is reached only through its own
+// ingress proxy (the address it advertises is that proxy's), its calls to the registry go
+// through a proxy of its own, each service's calls to its database through another, and
+// clients reach the gateway through one.
+//
+// It imports runtime, netfault, supervise and history; it must never import scenarios or
+// reference-services (the reference system is declared by package path, in
+// harness/reference).
+package harness

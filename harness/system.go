@@ -1,0 +1,296 @@
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Role says what part a service plays in the system's wiring.
+type Role string
+
+// The roles a service can play.
+const (
+	// RoleService is a business service (the default).
+	RoleService Role = "service"
+	// RoleRegistry is the service registry: every instance that declares UseRegistry
+	// reaches it through a proxy of its own.
+	RoleRegistry Role = "registry"
+	// RoleGateway is the clients' door: the harness reaches it through the "gateway" link.
+	RoleGateway Role = "gateway"
+	// RoleDatabase is a service's own database server (declared by Service.Database).
+	RoleDatabase Role = "database"
+)
+
+// Source says how to get a service's program. Exactly one field is set.
+type Source struct {
+	// Package is a Go main package path, built static (CGO_ENABLED=0) by the harness,
+	// and wrapped in a scratch image on the docker runtime.
+	Package string `yaml:"package,omitempty"`
+	// Binary is the path of a static executable already built.
+	Binary string `yaml:"binary,omitempty"`
+	// Dockerfile is a build context directory with a Dockerfile (docker runtime only).
+	Dockerfile string `yaml:"dockerfile,omitempty"`
+	// Image is an image already in the local Docker engine (docker runtime only).
+	Image string `yaml:"image,omitempty"`
+}
+
+func (s Source) set() []string {
+	var out []string
+	for name, v := range map[string]string{"package": s.Package, "binary": s.Binary, "dockerfile": s.Dockerfile, "image": s.Image} {
+		if v != "" {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Dependency hands one service the proxied address of another in an environment
+// variable, so the service needs no change to run under faultline.
+type Dependency struct {
+	// Service is the name of the service depended on.
+	Service string `yaml:"service"`
+	// Env is the variable that receives the proxied host:port (e.g. "INVENTORY_ADDR").
+	Env string `yaml:"env"`
+}
+
+// Database declares a database server of the service's own, reached by its replicas
+// only, through one proxy.
+type Database struct {
+	// Kind is the database: "etcd" (the only one built in).
+	Kind string `yaml:"kind"`
+	// Env is the variable that receives the proxied address (default "ETCD_ENDPOINTS").
+	Env string `yaml:"env,omitempty"`
+}
+
+// Service declares one service of a System.
+type Service struct {
+	// Name is the service's name, also its registry name ("accounts").
+	Name string `yaml:"name"`
+	// Role is what part it plays (default RoleService).
+	Role Role `yaml:"role,omitempty"`
+	// Source is how to get its program.
+	Source Source `yaml:"source"`
+	// Port is the port it listens on in a container (default 8080). Locally the harness
+	// picks a free port and hands it over through ListenEnv.
+	Port int `yaml:"port,omitempty"`
+	// Replicas is how many instances to start (default 1).
+	Replicas int `yaml:"replicas,omitempty"`
+	// Health is the HTTP path answered 200 when an instance is ready (default "/healthz").
+	Health string `yaml:"health,omitempty"`
+	// Env is extra environment for every instance.
+	Env map[string]string `yaml:"env,omitempty"`
+	// Args are command-line arguments.
+	Args []string `yaml:"args,omitempty"`
+	// ListenEnv receives the address to bind (default "LISTEN_ADDR"; "-" for none).
+	ListenEnv string `yaml:"listen_env,omitempty"`
+	// AdvertiseEnv receives the address the instance is reached at, its ingress proxy's
+	// (default "ADVERTISE_ADDR"; "-" for none).
+	AdvertiseEnv string `yaml:"advertise_env,omitempty"`
+	// IDEnv receives the instance's name (default "INSTANCE_ID"; "-" for none).
+	IDEnv string `yaml:"id_env,omitempty"`
+	// RegistryEnv, when set, receives the proxied address of the system's registry,
+	// through a proxy of the instance's own (reference services use "REGISTRY_ADDR").
+	RegistryEnv string `yaml:"registry_env,omitempty"`
+	// Database, when set, gives the service a database server of its own.
+	Database *Database `yaml:"database,omitempty"`
+	// DependsOn lists services started first whose proxied address this one receives.
+	DependsOn []Dependency `yaml:"depends_on,omitempty"`
+	// Restart is the supervisor's policy for its instances: "on-failure" (default) or "never".
+	Restart string `yaml:"restart,omitempty"`
+}
+
+// System declares a system under test.
+type System struct {
+	// Name names the system in reports.
+	Name string `yaml:"name"`
+	// Services are its services, started in dependency order.
+	Services []Service `yaml:"services"`
+}
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+
+// withDefaults returns a copy of the system with every default filled in.
+func (s System) withDefaults() System {
+	out := System{Name: s.Name, Services: make([]Service, len(s.Services))}
+	for i, svc := range s.Services {
+		if svc.Role == "" {
+			svc.Role = RoleService
+		}
+		if svc.Port == 0 {
+			svc.Port = 8080
+		}
+		if svc.Replicas == 0 {
+			svc.Replicas = 1
+		}
+		if svc.Health == "" {
+			svc.Health = "/healthz"
+		}
+		if svc.ListenEnv == "" {
+			svc.ListenEnv = "LISTEN_ADDR"
+		}
+		if svc.AdvertiseEnv == "" {
+			svc.AdvertiseEnv = "ADVERTISE_ADDR"
+		}
+		if svc.IDEnv == "" {
+			svc.IDEnv = "INSTANCE_ID"
+		}
+		if svc.Restart == "" {
+			svc.Restart = "on-failure"
+		}
+		if svc.Database != nil {
+			db := *svc.Database
+			if db.Env == "" {
+				db.Env = "ETCD_ENDPOINTS"
+			}
+			svc.Database = &db
+		}
+		out.Services[i] = svc
+	}
+	return out
+}
+
+// Validate checks the declaration and returns every problem at once, each naming the
+// service, the field and the fix.
+func (s System) Validate() error {
+	s = s.withDefaults()
+	var errs []error
+	bad := func(where, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", where, fmt.Sprintf(format, args...)))
+	}
+	if len(s.Services) == 0 {
+		bad("services", "the system declares no service: add at least one under services")
+	}
+	seen := map[string]bool{}
+	registries := 0
+	gateways := 0
+	for i, svc := range s.Services {
+		where := fmt.Sprintf("services[%d]", i)
+		if svc.Name != "" {
+			where = fmt.Sprintf("service %q", svc.Name)
+		}
+		switch {
+		case svc.Name == "":
+			bad(where, "name is empty: give every service a name")
+		case !nameRE.MatchString(svc.Name):
+			bad(where, "name %q is not a valid name: use lower-case letters, digits and '-', starting with a letter, at most 31 characters", svc.Name)
+		case seen[svc.Name]:
+			bad(where, "name %q is declared twice: service names must be unique", svc.Name)
+		}
+		seen[svc.Name] = true
+		switch set := svc.Source.set(); len(set) {
+		case 0:
+			bad(where, "source is empty: set one of source.package (a Go main package), source.binary, source.dockerfile or source.image")
+		case 1:
+		default:
+			bad(where, "source sets %s: set exactly one of them", strings.Join(set, " and "))
+		}
+		switch svc.Role {
+		case RoleService, RoleGateway, RoleRegistry:
+		case RoleDatabase:
+			bad(where, "role %q is reserved for databases the harness declares: give the service a database: instead", svc.Role)
+		default:
+			bad(where, "role %q is unknown: use service, registry or gateway", svc.Role)
+		}
+		if svc.Role == RoleRegistry {
+			registries++
+		}
+		if svc.Role == RoleGateway {
+			gateways++
+		}
+		if svc.Port < 1 || svc.Port > 65535 {
+			bad(where, "port %d is out of range: use 1 to 65535", svc.Port)
+		}
+		if svc.Replicas < 1 || svc.Replicas > 16 {
+			bad(where, "replicas %d is impossible: use 1 to 16", svc.Replicas)
+		}
+		if !strings.HasPrefix(svc.Health, "/") {
+			bad(where, "health %q is not a path: write it like /healthz", svc.Health)
+		}
+		if svc.Restart != "on-failure" && svc.Restart != "never" {
+			bad(where, "restart %q is unknown: use on-failure or never", svc.Restart)
+		}
+		if svc.Database != nil && svc.Database.Kind != "etcd" {
+			bad(where, "database.kind %q is unknown: use etcd", svc.Database.Kind)
+		}
+	}
+	if registries > 1 {
+		bad("services", "%d services have role registry: a system has at most one", registries)
+	}
+	if gateways > 1 {
+		bad("services", "%d services have role gateway: a system has at most one", gateways)
+	}
+	for _, svc := range s.Services {
+		where := fmt.Sprintf("service %q", svc.Name)
+		if svc.RegistryEnv != "" && registries == 0 {
+			bad(where, "registry_env is set but no service has role registry: declare the registry, or drop registry_env")
+		}
+		for j, d := range svc.DependsOn {
+			switch {
+			case d.Service == svc.Name:
+				bad(where, "depends_on[%d] names the service itself: remove it", j)
+			case !seen[d.Service]:
+				bad(where, "depends_on[%d] names unknown service %q: declare it, or fix the name", j, d.Service)
+			}
+			if d.Env == "" {
+				bad(where, "depends_on[%d].env is empty: name the variable that receives %s's address", j, d.Service)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if _, err := s.order(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// order returns the services in start order: the registry first, then each service after
+// those it depends on, the gateway last. A cycle is an error that names it.
+func (s System) order() ([]Service, error) {
+	byName := map[string]Service{}
+	for _, svc := range s.Services {
+		byName[svc.Name] = svc
+	}
+	var out []Service
+	state := map[string]int{} // 1 visiting, 2 done
+	var visit func(name string, path []string) error
+	visit = func(name string, path []string) error {
+		switch state[name] {
+		case 1:
+			return fmt.Errorf("depends_on forms a cycle: %s: break it", strings.Join(append(path, name), " -> "))
+		case 2:
+			return nil
+		}
+		state[name] = 1
+		for _, d := range byName[name].DependsOn {
+			if err := visit(d.Service, append(path, name)); err != nil {
+				return err
+			}
+		}
+		state[name] = 2
+		out = append(out, byName[name])
+		return nil
+	}
+	rank := func(r Role) int {
+		switch r {
+		case RoleRegistry:
+			return 0
+		case RoleGateway:
+			return 2
+		}
+		return 1
+	}
+	sorted := slices.Clone(s.Services)
+	slices.SortStableFunc(sorted, func(a, b Service) int { return rank(a.Role) - rank(b.Role) })
+	for _, svc := range sorted {
+		if err := visit(svc.Name, nil); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
