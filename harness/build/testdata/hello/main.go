@@ -1,0 +1,6 @@
+// Command hello prints hello; the build package's tests build it.
+package main
+
+import "fmt"
+
+func main() { fmt.Println("hello") }
