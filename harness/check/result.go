@@ -1,0 +1,118 @@
+package check
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/harness/history"
+)
+
+// Window is a span of the run's clock, named for people ("during kill accounts-1").
+type Window struct {
+	Name string        `json:"name"`
+	From time.Duration `json:"from_ns"`
+	To   time.Duration `json:"to_ns"`
+}
+
+// String reads "during kill accounts-1 [12.0s, 22.0s]".
+func (w Window) String() string {
+	return fmt.Sprintf("%s [%.1fs, %.1fs]", w.Name, w.From.Seconds(), w.To.Seconds())
+}
+
+// Contains tells whether t falls in [From, To).
+func (w Window) Contains(t time.Duration) bool { return t >= w.From && t < w.To }
+
+// Whole is the window of a whole history: from 0 to just past its last operation or event.
+func Whole(h *history.History) Window {
+	var end time.Duration
+	for _, op := range h.Ops() {
+		end = max(end, op.End)
+	}
+	for _, e := range h.Events() {
+		end = max(end, e.At)
+	}
+	return Window{Name: "whole run", From: 0, To: end + 1}
+}
+
+// Figure is one measured number.
+type Figure struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit,omitempty"`
+}
+
+// Result is what a checker found.
+type Result struct {
+	// Check names the checker ("availability").
+	Check string `json:"check"`
+	// Window is where it looked.
+	Window Window `json:"window"`
+	// Pass tells whether the bound held.
+	Pass bool `json:"pass"`
+	// Bound says what was required ("≥ 99%").
+	Bound string `json:"bound,omitempty"`
+	// Figures are the measurements.
+	Figures []Figure `json:"figures"`
+	// Message says what was measured, against what, in which window.
+	Message string `json:"message"`
+}
+
+// Figure returns the value of the named figure and whether it is there.
+func (r Result) Figure(name string) (float64, bool) {
+	for _, f := range r.Figures {
+		if f.Name == name {
+			return f.Value, true
+		}
+	}
+	return 0, false
+}
+
+// String is the result's message with its verdict.
+func (r Result) String() string {
+	verdict := "PASS"
+	if !r.Pass {
+		verdict = "FAIL"
+	}
+	return verdict + " " + r.Message
+}
+
+// Results is the outcome of several checkers.
+type Results []Result
+
+// Pass tells whether every result passed.
+func (rs Results) Pass() bool {
+	for _, r := range rs {
+		if !r.Pass {
+			return false
+		}
+	}
+	return true
+}
+
+// Failed returns the results that did not pass.
+func (rs Results) Failed() Results {
+	var out Results
+	for _, r := range rs {
+		if !r.Pass {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// String lists every result on its own line.
+func (rs Results) String() string {
+	var b strings.Builder
+	for _, r := range rs {
+		b.WriteString(r.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func pct(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) }
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.0fms", float64(d)/float64(time.Millisecond))
+}

@@ -1,0 +1,125 @@
+package check
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/faultline/faultline/harness/history"
+)
+
+// Detect measures the time to detect: from the fault at sel.Window.From to the end of the
+// first operation in sel that was not served. It always passes; its figure is what it
+// reports ("detected" is 0 when no failure was seen at all, which a caller may want to
+// fail on: a fault nobody noticed).
+func Detect(h *history.History, sel Selection) Result {
+	r := Result{Check: "time to detect", Window: sel.Window, Pass: true}
+	for _, op := range Select(h, sel) {
+		if !OK(op) {
+			d := op.End - sel.Window.From
+			r.Figures = []Figure{{Name: "detected", Value: 1}, {Name: "time_to_detect", Value: msf(d), Unit: "ms"}}
+			r.Message = fmt.Sprintf("first failure %s after %s began (%s)", ms(d), sel.Window.Name, Class(op))
+			return r
+		}
+	}
+	r.Figures = []Figure{{Name: "detected", Value: 0}}
+	r.Message = fmt.Sprintf("no failed operation %s in %s: the fault was not felt by clients", routesText(sel), sel.Window)
+	return r
+}
+
+// Failover measures the time to fail over from the lost instance victim: from
+// sel.Window.From until the end of the last operation in sel that failed or was served
+// by the victim. It passes when, after that moment, traffic flowed and only siblings
+// served it, and the time is at most within (zero: no bound).
+func Failover(h *history.History, sel Selection, victim string, within time.Duration) Result {
+	ops := Select(h, sel)
+	var last time.Duration = -1
+	for _, op := range ops {
+		if !OK(op) || op.ServedBy == victim {
+			last = max(last, op.End)
+		}
+	}
+	after, siblings := 0, map[string]bool{}
+	for _, op := range ops {
+		if op.Intended > last && OK(op) {
+			after++
+			siblings[op.ServedBy] = true
+		}
+	}
+	d := max(last-sel.Window.From, 0)
+	r := Result{Check: "failover", Window: sel.Window, Figures: []Figure{
+		{Name: "time_to_failover", Value: msf(d), Unit: "ms"},
+		{Name: "ops_after", Value: float64(after)},
+		{Name: "siblings", Value: float64(len(siblings))},
+	}}
+	if within > 0 {
+		r.Bound = "≤ " + ms(within)
+	}
+	switch {
+	case after == 0:
+		r.Message = fmt.Sprintf("failover from %s: no operation was served by a sibling after the last failure in %s", victim, sel.Window)
+	default:
+		r.Pass = within == 0 || d <= within
+		r.Message = fmt.Sprintf("failover from %s took %s (bound %s); then %d ops served by %d sibling(s) in %s", victim, ms(d), orNone(r.Bound), after, len(siblings), sel.Window)
+	}
+	return r
+}
+
+// Recover measures the time to recover: from sel.Window.From (a heal, or a kill the
+// system must absorb) until the start of the first sliding window of width w after which
+// every window meets availability slo. It passes when that time is at most within (zero:
+// no bound) and the selection ends recovered.
+func Recover(h *history.History, sel Selection, slo float64, w, within time.Duration) Result {
+	ops := Select(h, sel)
+	r := Result{Check: "time to recover", Window: sel.Window}
+	if within > 0 {
+		r.Bound = "≤ " + ms(within)
+	}
+	if len(ops) == 0 {
+		r.Message = fmt.Sprintf("recovery: no operation %s in %s: nothing to measure", routesText(sel), sel.Window)
+		return r
+	}
+	if w <= 0 {
+		w = time.Second
+	}
+	step := w / 10
+	end := ops[len(ops)-1].Intended
+	for _, op := range ops {
+		end = max(end, op.Intended)
+	}
+	recovered := time.Duration(-1)
+	for t := sel.Window.From; t+w <= end+step; t += step {
+		total, ok := 0, 0
+		for _, op := range ops {
+			if op.Intended >= t && op.Intended < t+w {
+				total++
+				if OK(op) {
+					ok++
+				}
+			}
+		}
+		meets := total > 0 && float64(ok)/float64(total) >= slo
+		switch {
+		case meets && recovered < 0:
+			recovered = t
+		case !meets && total > 0:
+			recovered = -1
+		}
+	}
+	if recovered < 0 {
+		r.Figures = []Figure{{Name: "recovered", Value: 0}}
+		r.Message = fmt.Sprintf("not recovered: no %s window after %s began meets availability %s through to its end", ms(w), sel.Window.Name, pct(slo))
+		return r
+	}
+	d := recovered - sel.Window.From
+	r.Figures = []Figure{{Name: "recovered", Value: 1}, {Name: "time_to_recover", Value: msf(d), Unit: "ms"}}
+	r.Pass = within == 0 || d <= within
+	r.Message = fmt.Sprintf("recovered %s after %s (every %s window from then on meets availability %s; bound %s)", ms(d), sel.Window.Name, ms(w), pct(slo), orNone(r.Bound))
+	return r
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
