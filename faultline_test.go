@@ -1,0 +1,61 @@
+package faultline_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onsi/gomega"
+
+	"github.com/faultline/faultline"
+	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/history"
+)
+
+type fakeFault struct{ in, out time.Duration }
+
+func (f fakeFault) InjectedAt() time.Duration { return f.in }
+func (f fakeFault) HealedAt() time.Duration   { return f.out }
+func (f fakeFault) String() string            { return "kill accounts-1" }
+
+func TestMatchersPrintTheFigureTheBoundAndTheWindow(t *testing.T) {
+	h := history.New()
+	for at := time.Duration(0); at < 3*time.Second; at += 10 * time.Millisecond {
+		status := 200
+		if at >= time.Second && at < 1200*time.Millisecond {
+			status = 503
+		}
+		h.Add(history.Op{Intended: at, Start: at, End: at + 5*time.Millisecond, Route: "accounts", Status: status})
+	}
+	kill := fakeFault{in: time.Second, out: 2 * time.Second}
+	g := gomega.NewWithT(t)
+	g.Expect(faultline.Before(h, kill)).To(faultline.BeAvailable(0.99))
+	g.Expect(faultline.During(h, kill).On("accounts")).To(faultline.BeAvailable(0.75))
+	g.Expect(faultline.During(h, kill)).To(faultline.HaveP99Within(50 * time.Millisecond))
+
+	m := faultline.BeAvailable(0.99)
+	ok, err := m.Match(faultline.During(h, kill))
+	if err != nil || ok {
+		t.Fatalf("80%% available passed 99%%: %v %v", ok, err)
+	}
+	msg := m.FailureMessage(faultline.During(h, kill))
+	for _, want := range []string{"80.00%", "≥ 99.00%", "during kill accounts-1 [1.0s, 2.0s]", "5xx:503×20"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("failure message %q lacks %q", msg, want)
+		}
+	}
+
+	rec := check.Recover(h, faultline.During(h, kill).Selection(), 0.99, 200*time.Millisecond, 0)
+	g.Expect(rec).To(faultline.RecoverWithin(time.Second))
+	m = faultline.RecoverWithin(100 * time.Millisecond)
+	if ok, _ := m.Match(rec); ok {
+		t.Fatal("a 200 ms recovery passed a 100 ms bound")
+	}
+	if msg := m.FailureMessage(rec); !strings.Contains(msg, "time_to_recover 200ms, bound 100ms") {
+		t.Fatalf("failure message %q", msg)
+	}
+	if _, err := faultline.BeAvailable(0.9).Match(42); err == nil || !strings.Contains(err.Error(), "faultline.Span") {
+		t.Fatalf("a wrong actual gave %v", err)
+	}
+	g.Expect(check.Results{rec}).To(faultline.Pass())
+}
