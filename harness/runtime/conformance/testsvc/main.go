@@ -1,0 +1,177 @@
+// Command testsvc is the service every runtime backend is tested against: a tiny HTTP
+// server that answers health checks, echoes, keeps one file in its data directory, dials
+// other instances, and says on stderr when it starts and when it gets SIGTERM.
+//
+// It reads LISTEN_ADDR (where to bind, default 127.0.0.1:8080), DATA_DIR (where /data
+// keeps its file) and HEALTH_DELAY (a Go duration during which /healthz answers 503, so
+// a test can tell that Start waited for health rather than for the port).
+//
+// Endpoints:
+//
+//	GET  /healthz        200 "ok" once HEALTH_DELAY has passed, 503 before
+//	GET  /echo?msg=M     M, and "echo M" on stdout
+//	POST /data           writes the body to DATA_DIR/data.txt (fsync'd)
+//	GET  /data           the file's content, 404 if none
+//	GET  /fetch?addr=A   GET http://A/healthz with a 2 s timeout: 200 with its status, 502 with the error
+//	GET  /info           JSON {"args": [...], "env": [...], "pid": N}
+//	POST /exit?code=N    answers, then exits with code N (a crash, from the runtime's view)
+//
+// It must stay a static binary with no dependency outside the standard library: the
+// docker backend wraps it in a scratch image.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "testsvc: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	addr := envOr("LISTEN_ADDR", "127.0.0.1:8080")
+	dataDir := envOr("DATA_DIR", ".")
+	var healthDelay time.Duration
+	if v := os.Getenv("HEALTH_DELAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("HEALTH_DELAY %q: %w", v, err)
+		}
+		healthDelay = d
+	}
+	started := time.Now()
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if time.Since(started) < healthDelay {
+			http.Error(w, "warming up", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	mux.HandleFunc("GET /echo", func(w http.ResponseWriter, r *http.Request) {
+		msg := r.URL.Query().Get("msg")
+		fmt.Fprintf(os.Stdout, "echo %s\n", msg)
+		io.WriteString(w, msg)
+	})
+	dataFile := filepath.Join(dataDir, "data.txt")
+	mux.HandleFunc("POST /data", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err == nil {
+			err = writeSynced(dataFile, body)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /data", func(w http.ResponseWriter, r *http.Request) {
+		body, err := os.ReadFile(dataFile)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			http.Error(w, "no data", http.StatusNotFound)
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		default:
+			w.Write(body)
+		}
+	})
+	client := &http.Client{Timeout: 2 * time.Second}
+	mux.HandleFunc("GET /fetch", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := client.Get("http://" + r.URL.Query().Get("addr") + "/healthz")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		resp.Body.Close()
+		fmt.Fprintf(w, "%d", resp.StatusCode)
+	})
+	mux.HandleFunc("GET /info", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{
+			"args": os.Args[1:],
+			"env":  os.Environ(),
+			"pid":  os.Getpid(),
+		})
+	})
+	mux.HandleFunc("POST /exit", func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
+		fmt.Fprintf(os.Stderr, "testsvc exiting with code %d\n", code)
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusAccepted)
+		http.NewResponseController(w).Flush()
+		os.Exit(code)
+	})
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(os.Stderr, "testsvc listening on %s\n", ln.Addr())
+
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM, os.Interrupt)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case sig := <-term:
+		if sig == syscall.SIGTERM {
+			fmt.Fprintln(os.Stderr, "testsvc got SIGTERM")
+		} else {
+			fmt.Fprintf(os.Stderr, "testsvc got %v\n", sig)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		fmt.Fprintln(os.Stderr, "testsvc stopped")
+		return nil
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// writeSynced writes data to path through a temporary file, fsync'd and renamed, so a
+// kill at any moment leaves either the old content or the new.
+func writeSynced(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
