@@ -5,5 +5,6 @@
 // service and keeps them fresh with the registry's watch (resolver.go), so that callers go
 // on routing from the last known list while the registry is down.
 //
-// It imports nothing of the registry's server, of the harness or of the scenarios.
+// It imports nothing of the registry's server, of the harness or of the scenarios. Its
+// tests (package discovery_test) run against the real registry, through registrytest.
 package discovery

@@ -26,7 +26,9 @@ type KeeperOption func(*Keeper)
 // WithTTL asks the registry for this lease length (default: the registry's, 3 s).
 func WithTTL(d time.Duration) KeeperOption { return func(k *Keeper) { k.ttl = d } }
 
-// WithHeartbeat sets the heartbeat interval (default 1 s).
+// WithHeartbeat sets the heartbeat interval (default 1 s). The Keeper shortens it to a
+// third of the lease the registry grants when that is shorter, so that one late
+// heartbeat does not let the lease lapse.
 func WithHeartbeat(d time.Duration) KeeperOption { return func(k *Keeper) { k.interval = d } }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -51,20 +53,36 @@ func NewKeeper(c *Client, inst Instance, opts ...KeeperOption) *Keeper {
 func (k *Keeper) Run(ctx context.Context) {
 	log := k.log.With("service", k.inst.Service, "instance", k.inst.ID)
 	registered := false
-	tick := time.NewTicker(k.interval)
+	// attempted is set once a register call has been sent: one that timed out on our
+	// side may still have reached the registry, so the instance must be deregistered.
+	attempted := false
+	interval := k.interval
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	register := func(callCtx context.Context, msg string) {
+		attempted = true
+		lease, err := k.client.Register(callCtx, k.inst, k.ttl)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("register failed; will retry", "err", err)
+			}
+			return
+		}
+		registered = true
+		log.Info(msg, "address", k.inst.Address, "ttl", lease.TTL().String())
+		// A heartbeat interval longer than a third of the lease would let it lapse
+		// between two heartbeats: renew more often than asked.
+		if short := lease.TTL() / 3; short > 0 && short < interval {
+			interval = short
+			tick.Reset(interval)
+			log.Info("heartbeat interval shortened to a third of the lease", "interval", interval.String())
+		}
+	}
 	for {
-		callCtx, cancel := context.WithTimeout(ctx, k.interval)
+		callCtx, cancel := context.WithTimeout(ctx, interval)
 		switch {
 		case !registered:
-			if _, err := k.client.Register(callCtx, k.inst, k.ttl); err != nil {
-				if ctx.Err() == nil {
-					log.Warn("register failed; will retry", "err", err)
-				}
-			} else {
-				registered = true
-				log.Info("registered", "address", k.inst.Address)
-			}
+			register(callCtx, "registered")
 		default:
 			_, err := k.client.Heartbeat(callCtx, k.inst.Service, k.inst.ID)
 			switch {
@@ -72,10 +90,7 @@ func (k *Keeper) Run(ctx context.Context) {
 				if k.reregister {
 					log.Warn("registry forgot this instance; registering again")
 					registered = false
-					if _, err := k.client.Register(callCtx, k.inst, k.ttl); err == nil {
-						registered = true
-						log.Info("registered again", "address", k.inst.Address)
-					}
+					register(callCtx, "registered again")
 				}
 			case err != nil && ctx.Err() == nil:
 				log.Warn("heartbeat failed; will retry", "err", err)
@@ -84,7 +99,7 @@ func (k *Keeper) Run(ctx context.Context) {
 		cancel()
 		select {
 		case <-ctx.Done():
-			if registered {
+			if registered || attempted {
 				dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Second)
 				if err := k.client.Deregister(dctx, k.inst.Service, k.inst.ID); err != nil {
 					log.Warn("deregister failed", "err", err)

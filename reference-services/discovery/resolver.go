@@ -83,14 +83,20 @@ func (r *Resolver) Instances(ctx context.Context, service string) ([]Instance, e
 	r.mu.Unlock()
 	select {
 	case <-w.ready:
-	case <-ctx.Done():
-		r.mu.Lock()
-		err := w.lastError
-		r.mu.Unlock()
-		if err == nil {
-			err = ctx.Err()
+	default:
+		// Not seen yet: wait for the first answer (prefer the cache once it is there,
+		// even when ctx ends at the same moment).
+		select {
+		case <-w.ready:
+		case <-ctx.Done():
+			r.mu.Lock()
+			err := w.lastError
+			r.mu.Unlock()
+			if err == nil {
+				err = ctx.Err()
+			}
+			return nil, fmt.Errorf("resolve %s: no instance list yet: %w", service, err)
 		}
-		return nil, fmt.Errorf("resolve %s: no instance list yet: %w", service, err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -171,6 +177,14 @@ func (r *Resolver) run(service string, w *watch) {
 		if first {
 			close(w.ready)
 			first = false
+		}
+		if snap.Index == 0 {
+			// A registry that answers index 0 cannot block (the client sends no index
+			// then): pace the loop instead of asking again at once.
+			select {
+			case <-time.After(time.Second):
+			case <-r.ctx.Done():
+			}
 		}
 	}
 }
