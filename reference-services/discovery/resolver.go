@@ -30,7 +30,12 @@ type watch struct {
 	snap      Snapshot
 	lastOK    time.Time
 	lastError error
+	lastUsed  time.Time
 }
+
+// idleEmpty is how long a watch whose service has no instance lives without being asked
+// for: names nobody runs (a client's typo, a probe) must not keep a watch each forever.
+const idleEmpty = 2 * time.Minute
 
 // ResolverOption customises a Resolver.
 type ResolverOption func(*Resolver)
@@ -80,6 +85,7 @@ func (r *Resolver) Instances(ctx context.Context, service string) ([]Instance, e
 		r.wg.Add(1)
 		go r.run(service, w)
 	}
+	w.lastUsed = time.Now()
 	r.mu.Unlock()
 	select {
 	case <-w.ready:
@@ -173,6 +179,11 @@ func (r *Resolver) run(service string, w *watch) {
 		}
 		r.mu.Lock()
 		w.snap, w.lastOK, w.lastError = snap, time.Now(), nil
+		if !first && len(snap.Instances) == 0 && time.Since(w.lastUsed) > idleEmpty {
+			delete(r.watches, service)
+			r.mu.Unlock()
+			return
+		}
 		r.mu.Unlock()
 		if first {
 			close(w.ready)
