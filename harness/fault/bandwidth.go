@@ -26,7 +26,7 @@ func (f *BandwidthFault) Validate() error {
 		return err
 	}
 	if f.kbPerSecond <= 0 {
-		return badParam(f.kind, "kbPerSecond", f.kbPerSecond, "give a rate > 0 (Toxiproxy reads 0 as no limit; use BlackHole to stop data)")
+		return badParam(f.kind, "kbPerSecond", f.kbPerSecond, "give a rate > 0 (at 0 nothing passes: use BlackHole for that)")
 	}
 	return nil
 }
