@@ -17,9 +17,13 @@ import (
 	"github.com/Shopify/toxiproxy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	zlog "github.com/rs/zerolog/log"
 
 	"github.com/faultline/faultline/harness/toxics"
 )
+
+// quietGlobal turns zerolog's global logger down once per process.
+var quietGlobal sync.Once
 
 // Server is a running Toxiproxy server: its HTTP API and the proxies made through it.
 type Server struct {
@@ -41,6 +45,11 @@ func Start(ctx context.Context, apiAddr string, logger *slog.Logger) (*Server, e
 		logger = slog.Default()
 	}
 	toxics.Register()
+	quietGlobal.Do(func() {
+		// Some of Toxiproxy's toxics (bandwidth) log through zerolog's global logger,
+		// to stderr at trace level: keep only its errors.
+		zlog.Logger = zlog.Logger.Level(zerolog.ErrorLevel)
+	})
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", apiAddr)
 	if err != nil {
