@@ -144,3 +144,11 @@ func (a *api) addToxic(ctx context.Context, proxy string, t toxicBody) error {
 func (a *api) removeToxic(ctx context.Context, proxy, toxic string) error {
 	return a.call(ctx, http.MethodDelete, proxyPath(proxy, toxic), nil, nil)
 }
+
+func (a *api) setUpstream(ctx context.Context, name, upstream string) (*tpclient.Proxy, error) {
+	var p tpclient.Proxy
+	if err := a.call(ctx, http.MethodPatch, proxyPath(name), map[string]string{"upstream": upstream}, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}

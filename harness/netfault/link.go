@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -28,7 +29,11 @@ type Link struct {
 func (l *Link) Name() string { return l.name }
 
 // Upstream is where the proxy sends what it receives.
-func (l *Link) Upstream() string { return l.upstream }
+func (l *Link) Upstream() string {
+	l.m.mu.Lock()
+	defer l.m.mu.Unlock()
+	return l.upstream
+}
 
 // Listen is the address the proxy listens on, as Toxiproxy reports it (the real port).
 func (l *Link) Listen() string { return l.listen }
@@ -154,6 +159,22 @@ func (l *Link) Toxics(ctx context.Context) ([]Toxic, error) {
 		}
 	}
 	return out, nil
+}
+
+// SetUpstream points the link at another upstream (host:port). The harness creates an
+// instance's ingress link before the instance, so that it can advertise the link's
+// address from its first breath, and points it at the instance once it is placed.
+func (l *Link) SetUpstream(ctx context.Context, upstream string) error {
+	if _, port, err := net.SplitHostPort(upstream); err != nil || port == "" {
+		return fmt.Errorf("set upstream of %s: %q is not host:port: %w", l.name, upstream, ErrInvalid)
+	}
+	if _, err := l.m.api.setUpstream(ctx, l.name, upstream); err != nil {
+		return fmt.Errorf("set upstream of %s: %w", l.name, err)
+	}
+	l.m.mu.Lock()
+	l.upstream = upstream
+	l.m.mu.Unlock()
+	return nil
 }
 
 // Disable stops the proxy: its listener closes (callers are refused) and its

@@ -1,0 +1,73 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/faultline/faultline/harness/build"
+	"github.com/faultline/faultline/harness/runtime"
+	"github.com/faultline/faultline/harness/runtime/docker"
+	"github.com/faultline/faultline/harness/runtime/local"
+)
+
+// ProxyPackage is the Go package of faultline's Toxiproxy server (Toxiproxy plus our own
+// toxics), which the docker runtime runs as a container on the run's network.
+const ProxyPackage = "github.com/faultline/faultline/cmd/faultline-toxiproxy"
+
+// RuntimeKind reads FAULTLINE_RUNTIME: "docker", "local", or "auto" (the default).
+func RuntimeKind() string {
+	if k := os.Getenv("FAULTLINE_RUNTIME"); k != "" {
+		return k
+	}
+	return "auto"
+}
+
+// NewRuntime returns a runtime of the given kind ("" reads FAULTLINE_RUNTIME): docker,
+// local, or auto — docker when an engine answers, else local, saying which it chose. On
+// docker it first reaps the leftovers of runs whose process is dead.
+func NewRuntime(ctx context.Context, kind string, logger *slog.Logger) (runtime.Runtime, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if kind == "" {
+		kind = RuntimeKind()
+	}
+	switch kind {
+	case "auto":
+		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		ok := docker.Available(actx)
+		cancel()
+		if ok {
+			logger.Info("runtime auto: a Docker engine answers; using docker")
+			return NewRuntime(ctx, "docker", logger)
+		}
+		logger.Info("runtime auto: no Docker engine answers; using local processes")
+		return NewRuntime(ctx, "local", logger)
+	case "local":
+		rt, err := local.New(local.WithLogger(logger))
+		if err != nil {
+			return nil, fmt.Errorf("local runtime: %w", err)
+		}
+		return rt, nil
+	case "docker":
+		if n, err := docker.Reap(ctx, logger); err != nil {
+			logger.Warn("reaping leftovers of dead runs failed", "err", err)
+		} else if n > 0 {
+			logger.Info("reaped leftovers of dead runs", "removed", n)
+		}
+		proxy, err := build.New().Package(ctx, ProxyPackage)
+		if err != nil {
+			return nil, fmt.Errorf("docker runtime: %w", err)
+		}
+		rt, err := docker.New(ctx, docker.WithLogger(logger), docker.WithProxyBinary(proxy))
+		if err != nil {
+			return nil, fmt.Errorf("docker runtime: %w", err)
+		}
+		return rt, nil
+	default:
+		return nil, fmt.Errorf("FAULTLINE_RUNTIME=%q is unknown: use docker, local or auto", kind)
+	}
+}
