@@ -34,7 +34,7 @@ func untrack(r *Running) {
 	delete(live.systems, r)
 }
 
-// onSignal downs every live system, then stops listening and raises the signal again,
+// onSignal downs every live system and closes its runtime, then stops listening and raises the signal again,
 // so that the process ends as it would have (or another handler, such as Ginkgo's,
 // carries on).
 func onSignal(ch chan os.Signal) {
@@ -51,7 +51,13 @@ func onSignal(ch chan os.Signal) {
 	var wg sync.WaitGroup
 	for _, r := range systems {
 		wg.Add(1)
-		go func() { defer wg.Done(); _ = r.Down(ctx) }()
+		go func() {
+			defer wg.Done()
+			_ = r.Down(ctx)
+			// The process is going: close the runtime even when the caller owns it, so
+			// that its proxy host and networks go too.
+			_ = r.rt.Close(ctx)
+		}()
 	}
 	wg.Wait()
 	signal.Stop(ch)

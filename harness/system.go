@@ -66,6 +66,14 @@ type Database struct {
 	Env string `yaml:"env,omitempty"`
 }
 
+// Cluster declares a service whose replicas talk to each other: each ordered pair of
+// peers gets a link of its own, so that a directed cut between two peers leaves every
+// other pair alone, and each instance learns its peers' proxied addresses.
+type Cluster struct {
+	// PeersEnv receives the other peers as "name=host:port,..." (default "PEERS").
+	PeersEnv string `yaml:"peers_env,omitempty"`
+}
+
 // Service declares one service of a System.
 type Service struct {
 	// Name is the service's name, also its registry name ("accounts").
@@ -99,6 +107,8 @@ type Service struct {
 	Database *Database `yaml:"database,omitempty"`
 	// DependsOn lists services started first whose proxied address this one receives.
 	DependsOn []Dependency `yaml:"depends_on,omitempty"`
+	// Cluster, when set, links every ordered pair of the service's replicas.
+	Cluster *Cluster `yaml:"cluster,omitempty"`
 	// Restart is the supervisor's policy for its instances: "on-failure" (default) or "never".
 	Restart string `yaml:"restart,omitempty"`
 }
@@ -140,6 +150,13 @@ func (s System) withDefaults() System {
 		}
 		if svc.Restart == "" {
 			svc.Restart = "on-failure"
+		}
+		if svc.Cluster != nil {
+			c := *svc.Cluster
+			if c.PeersEnv == "" {
+				c.PeersEnv = "PEERS"
+			}
+			svc.Cluster = &c
 		}
 		if svc.Database != nil {
 			db := *svc.Database
@@ -212,6 +229,9 @@ func (s System) Validate() error {
 		}
 		if svc.Restart != "on-failure" && svc.Restart != "never" {
 			bad(where, "restart %q is unknown: use on-failure or never", svc.Restart)
+		}
+		if svc.Cluster != nil && svc.Replicas < 2 {
+			bad(where, "cluster with %d replica has no peer: give it replicas: 2 or more, or drop cluster", svc.Replicas)
 		}
 		if svc.Database != nil && svc.Database.Kind != "etcd" {
 			bad(where, "database.kind %q is unknown: use etcd", svc.Database.Kind)

@@ -167,8 +167,14 @@ func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error)
 				return r, fmt.Errorf("up %s: %w", sys.Name, err)
 			}
 		}
+		if svc.Cluster != nil {
+			if err := r.startCluster(ctx, svc); err != nil {
+				return r, fmt.Errorf("up %s: %w", sys.Name, err)
+			}
+			continue
+		}
 		for i := 0; i < svc.Replicas; i++ {
-			if _, err := r.startInstance(ctx, svc); err != nil {
+			if _, err := r.startInstance(ctx, svc, nil); err != nil {
 				return r, fmt.Errorf("up %s: %w", sys.Name, err)
 			}
 		}
@@ -192,6 +198,9 @@ func slots(sys System) int {
 		}
 		per += len(svc.DependsOn)
 		n += per * (svc.Replicas + spareReplicas)
+		if svc.Cluster != nil {
+			n += svc.Replicas * (svc.Replicas - 1)
+		}
 		if svc.Database != nil {
 			n++
 		}
@@ -275,7 +284,10 @@ func policy(restart string) supervise.Policy {
 func (r *Running) AddInstance(ctx context.Context, service string) (*Instance, error) {
 	for _, svc := range r.sys.Services {
 		if svc.Name == service {
-			return r.startInstance(ctx, svc)
+			if svc.Cluster != nil {
+				return nil, fmt.Errorf("add instance: %s is a cluster, whose peers are fixed at Up: declare more replicas instead", service)
+			}
+			return r.startInstance(ctx, svc, nil)
 		}
 	}
 	return nil, fmt.Errorf("add instance: unknown service %q: use one of %s", service, strings.Join(r.serviceNames(), ", "))
@@ -289,7 +301,62 @@ func (r *Running) serviceNames() []string {
 	return out
 }
 
-func (r *Running) startInstance(ctx context.Context, svc Service) (*Instance, error) {
+// startCluster starts the replicas of a cluster service: first one link per ordered pair
+// of peers ("db-1.db-2" carries db-1's calls to db-2), so that each instance can be told
+// its peers' proxied addresses when it starts; each link is pointed at its peer once the
+// peer is placed.
+func (r *Running) startCluster(ctx context.Context, svc Service) error {
+	names := make([]string, svc.Replicas)
+	for i := range names {
+		names[i] = svc.Name + "-" + strconv.Itoa(i+1)
+	}
+	for _, from := range names {
+		for _, to := range names {
+			if from != to {
+				if _, err := r.link(ctx, from+"."+to, "127.0.0.1:9"); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, self := range names {
+		var peers []string
+		for _, other := range names {
+			if other != self {
+				peers = append(peers, other+"="+r.Link(self+"."+other).NetAddr())
+			}
+		}
+		inst, err := r.startInstance(ctx, svc, map[string]string{svc.Cluster.PeersEnv: strings.Join(peers, ",")})
+		if err != nil {
+			return err
+		}
+		for _, other := range names {
+			if other != self {
+				if err := r.Link(other+"."+self).SetUpstream(ctx, inst.NetAddr()); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Peers returns the directed peer links of a cluster service, keyed by {from, to}: what
+// fault.Partition cuts.
+func (r *Running) Peers(service string) map[[2]string]*netfault.Link {
+	out := map[[2]string]*netfault.Link{}
+	insts := r.Instances(service)
+	for _, a := range insts {
+		for _, b := range insts {
+			if l := r.Link(a.Name() + "." + b.Name()); a != b && l != nil {
+				out[[2]string{a.Name(), b.Name()}] = l
+			}
+		}
+	}
+	return out
+}
+
+func (r *Running) startInstance(ctx context.Context, svc Service, extraEnv map[string]string) (*Instance, error) {
 	r.mu.Lock()
 	r.counts[svc.Name]++
 	n := r.counts[svc.Name]
@@ -307,6 +374,9 @@ func (r *Running) startInstance(ctx context.Context, svc Service) (*Instance, er
 	}
 	env := map[string]string{}
 	for k, v := range svc.Env {
+		env[k] = v
+	}
+	for k, v := range extraEnv {
 		env[k] = v
 	}
 	setEnv := func(key, value string) {
