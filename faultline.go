@@ -16,15 +16,18 @@ import (
 	"github.com/onsi/gomega/types"
 
 	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/fault"
 	"github.com/faultline/faultline/harness/history"
 )
 
 // Spanner is anything with an inject and a heal time on the run's clock: a fault.Active.
 type Spanner interface {
 	InjectedAt() time.Duration
-	HealedAt() time.Duration
+	HealedAt() (time.Duration, bool)
 	String() string
 }
+
+var _ Spanner = (*fault.Active)(nil)
 
 // Span is a window of a history, on some routes: what the matchers measure.
 type Span struct {
@@ -41,8 +44,8 @@ func (s Span) On(routes ...string) Span { s.Routes = routes; return s }
 
 // During is the span from a fault's injection to its heal (or to now, while it acts).
 func During(h *history.History, f Spanner) Span {
-	to := f.HealedAt()
-	if to <= 0 {
+	to, healed := f.HealedAt()
+	if !healed {
 		to = h.Now()
 	}
 	return Span{History: h, Window: check.Window{Name: "during " + f.String(), From: f.InjectedAt(), To: to}}
@@ -55,7 +58,11 @@ func Before(h *history.History, f Spanner) Span {
 
 // After is the span from a fault's heal to now.
 func After(h *history.History, f Spanner) Span {
-	return Span{History: h, Window: check.Window{Name: "after " + f.String(), From: f.HealedAt(), To: h.Now() + 1}}
+	from, healed := f.HealedAt()
+	if !healed {
+		from = h.Now()
+	}
+	return Span{History: h, Window: check.Window{Name: "after " + f.String(), From: from, To: h.Now() + 1}}
 }
 
 // Between is the span of an explicit window.
