@@ -5,7 +5,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -125,5 +127,35 @@ func TestLoadRejectsBadInput(t *testing.T) {
 	}
 	if _, err := load.StartClosed(context.Background(), h, load.Closed{Name: "c", Workers: 1, Duration: time.Second}); err == nil || !strings.Contains(err.Error(), "op is nil") {
 		t.Fatalf("closed without op: %v", err)
+	}
+}
+
+func TestPlaceholders(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	if _, err := load.RunOpen(context.Background(), history.New(), load.Open{
+		Name: "t", Base: srv.URL, Rate: 50, Duration: 500 * time.Millisecond, Seed: 1,
+		Requests: []load.Request{{Route: "r", Path: "/a/{r%3}/{n}"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	re := regexp.MustCompile(`^/a/[0-2]/[0-9]+$`)
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if !re.MatchString(p) {
+			t.Fatalf("path %q: placeholders not filled in", p)
+		}
+		seen[strings.Split(p, "/")[2]] = true
+	}
+	if len(paths) < 10 || len(seen) != 3 {
+		t.Fatalf("%d paths drew %v, want all of 0, 1, 2", len(paths), seen)
 	}
 }

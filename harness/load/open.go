@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,7 +24,8 @@ type Request struct {
 	// Method is the HTTP method (default GET).
 	Method string
 	// Path is appended to the load's base URL. "{n}" is replaced by the request's
-	// sequence number, "{r}" by a number drawn from the run's seed, for unique keys.
+	// sequence number, "{r}" by a number drawn from the run's seed, for unique keys, and
+	// "{r%N}" by that number modulo N, to pick one of N records.
 	Path string
 	// Body is sent as is (with the same replacements as Path).
 	Body string
@@ -149,7 +151,7 @@ func StartOpen(ctx context.Context, h *history.History, o Open) (*Run, error) {
 			}
 			pick -= w
 		}
-		repl := strings.NewReplacer("{n}", strconv.FormatUint(seq, 10), "{r}", strconv.FormatUint(uint64(draw), 10))
+		repl := replacer(seq, draw)
 		t.Method = req.Method
 		if t.Method == "" {
 			t.Method = http.MethodGet
@@ -217,6 +219,24 @@ func RunOpen(ctx context.Context, h *history.History, o Open) (Summary, error) {
 	}
 	return run.Wait()
 }
+
+var modRE = regexp.MustCompile(`\{r%([1-9][0-9]*)\}`)
+
+// replacer fills in a request's placeholders: {n}, {r} and {r%N}.
+func replacer(seq uint64, draw uint32) interface{ Replace(string) string } {
+	plain := strings.NewReplacer("{n}", strconv.FormatUint(seq, 10), "{r}", strconv.FormatUint(uint64(draw), 10))
+	return replaceFunc(func(s string) string {
+		s = modRE.ReplaceAllStringFunc(s, func(m string) string {
+			n, _ := strconv.ParseUint(modRE.FindStringSubmatch(m)[1], 10, 32)
+			return strconv.FormatUint(uint64(draw)%n, 10)
+		})
+		return plain.Replace(s)
+	})
+}
+
+type replaceFunc func(string) string
+
+func (f replaceFunc) Replace(s string) string { return f(s) }
 
 func fromResult(h *history.History, res *vegeta.Result, began time.Time, interval time.Duration) history.Op {
 	route := ""
