@@ -23,6 +23,7 @@ import (
 // Spanner is anything with an inject and a heal time on the run's clock: a fault.Active.
 type Spanner interface {
 	InjectedAt() time.Duration
+	HealStartedAt() (time.Duration, bool)
 	HealedAt() (time.Duration, bool)
 	String() string
 }
@@ -42,9 +43,10 @@ func (s Span) Selection() check.Selection { return check.Selection{Window: s.Win
 // On narrows the span to some routes ("accounts", or "accounts*" for a prefix).
 func (s Span) On(routes ...string) Span { s.Routes = routes; return s }
 
-// During is the span from a fault's injection to its heal (or to now, while it acts).
+// During is the span from a fault's injection to the start of its heal (or to now,
+// while it acts).
 func During(h *history.History, f Spanner) Span {
-	to, healed := f.HealedAt()
+	to, healed := f.HealStartedAt()
 	if !healed {
 		to = h.Now()
 	}
@@ -56,7 +58,7 @@ func Before(h *history.History, f Spanner) Span {
 	return Span{History: h, Window: check.Window{Name: "before " + f.String(), From: 0, To: f.InjectedAt()}}
 }
 
-// After is the span from a fault's heal to now.
+// After is the span from the end of a fault's heal to now.
 func After(h *history.History, f Spanner) Span {
 	from, healed := f.HealedAt()
 	if !healed {

@@ -14,9 +14,10 @@ import (
 
 type fakeFault struct{ in, out time.Duration }
 
-func (f fakeFault) InjectedAt() time.Duration       { return f.in }
-func (f fakeFault) HealedAt() (time.Duration, bool) { return f.out, true }
-func (f fakeFault) String() string                  { return "kill accounts-1" }
+func (f fakeFault) InjectedAt() time.Duration            { return f.in }
+func (f fakeFault) HealStartedAt() (time.Duration, bool) { return f.out, true }
+func (f fakeFault) HealedAt() (time.Duration, bool)      { return f.out + time.Millisecond, true }
+func (f fakeFault) String() string                       { return "kill accounts-1" }
 
 func TestMatchersPrintTheFigureTheBoundAndTheWindow(t *testing.T) {
 	h := history.New()

@@ -23,11 +23,12 @@ type Active struct {
 	healErr error
 	healed  chan struct{}
 
-	mu        sync.Mutex
-	timer     *time.Timer
-	started   bool // the heal has begun
-	healedAt  time.Duration
-	expiredAt time.Duration
+	mu            sync.Mutex
+	timer         *time.Timer
+	started       bool // the heal has begun
+	healedAt      time.Duration
+	healStartedAt time.Duration
+	expiredAt     time.Duration
 }
 
 // Fault is the fault this handle applied.
@@ -44,6 +45,15 @@ func (a *Active) HealedAt() (time.Duration, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.healedAt, a.healedAt != 0
+}
+
+// HealStartedAt is when the heal began, on the history's clock, and whether it has: the
+// end of the span during which the fault acted (a kill's heal restarts the instance,
+// which takes a while and is not part of the fault).
+func (a *Active) HealStartedAt() (time.Duration, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.healStartedAt, a.started
 }
 
 // Expired reports whether the fault healed itself at its maximum duration.
@@ -82,6 +92,7 @@ func (a *Active) heal(ctx context.Context, expired bool) error {
 		defer cancel()
 		a.mu.Lock()
 		a.started = true
+		a.healStartedAt = s.h.Now()
 		if a.timer != nil {
 			a.timer.Stop()
 		}

@@ -1,0 +1,151 @@
+package scenarios_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/fault"
+	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/harness/load"
+	"github.com/faultline/faultline/harness/reference"
+)
+
+// env is what every scenario of one backend shares: the running reference system.
+type env struct {
+	backend string
+	sys     *harness.Running
+}
+
+// Accounts, items and the routes the scenarios' load uses.
+const (
+	accountsN = 10
+	itemsN    = 10
+)
+
+var client = &http.Client{Timeout: 5 * time.Second}
+
+// call sends one request through the gateway with the demo key.
+func (e *env) call(ctx context.Context, method, path, body string, header ...string) (int, string, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, e.sys.GatewayURL()+path, rd)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("X-API-Key", reference.APIKey)
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), nil
+}
+
+// seed creates the accounts and items the load reads and writes.
+func (e *env) seed() {
+	ctx := context.Background()
+	for i := 0; i < accountsN; i++ {
+		code, body, err := e.call(ctx, http.MethodPost, "/api/accounts/v1/accounts", fmt.Sprintf(`{"id":"acct-%d","owner":"owner %d","balance":1000000}`, i, i))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(code).To(SatisfyAny(Equal(201), Equal(200), Equal(409)), body)
+	}
+	for i := 0; i < itemsN; i++ {
+		code, body, err := e.call(ctx, http.MethodPost, "/api/inventory/v1/items", fmt.Sprintf(`{"id":"item-%d","name":"item %d","stock":1000000}`, i, i))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(code).To(SatisfyAny(Equal(201), Equal(200), Equal(409)), body)
+	}
+}
+
+// Request mixes for the load, by service.
+var (
+	readAccounts  = load.Request{Route: "accounts", Path: "/api/accounts/v1/accounts/acct-{r%10}"}
+	readInventory = load.Request{Route: "inventory", Path: "/api/inventory/v1/items/item-{r%10}"}
+	createOrders  = load.Request{Route: "orders", Method: http.MethodPost, Path: "/api/orders/v1/orders",
+		Body: `{"account":"acct-{r%10}","item":"item-{r%10}","qty":1,"amount":1}`}
+)
+
+// drive starts open-model load through the gateway for d, at rate requests per second,
+// recorded in the system's history; it stops by itself, and at the spec's end.
+func (e *env) drive(ctx context.Context, name string, rate int, d time.Duration, mix ...load.Request) *load.Run {
+	run, err := load.StartOpen(ctx, e.sys.History(), load.Open{
+		Name: name, Base: e.sys.GatewayURL(), Rate: rate, Duration: d, Requests: mix,
+		Header:  http.Header{"X-Api-Key": {reference.APIKey}},
+		Timeout: 5 * time.Second, Seed: runSeed(),
+	})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(run.Stop)
+	return run
+}
+
+// scope returns a fault scope for the spec: every fault it applies is healed when the
+// spec ends, pass, fail or panic.
+func (e *env) scope() *fault.Scope {
+	sc := fault.NewScope(e.sys.History(), slog.New(slog.NewTextHandler(GinkgoWriter, nil)), fault.WithSeed(int64(runSeed())))
+	DeferCleanup(sc.HealAll)
+	return sc
+}
+
+// steady is the reference system's steady-state hypothesis: the gateway is ready, every
+// business instance is running and registered, and each service answers through the
+// gateway.
+func (e *env) steady() check.Hypothesis {
+	probe := func(name, path string) check.Probe {
+		return check.Probe{Name: name, Run: func(ctx context.Context) error {
+			code, body, err := e.call(ctx, http.MethodGet, path, "")
+			if err != nil {
+				return err
+			}
+			if code != http.StatusOK {
+				return fmt.Errorf("answered %d: %s", code, strings.TrimSpace(body))
+			}
+			return nil
+		}}
+	}
+	registered := func(svc string) check.Probe {
+		return check.Probe{Name: svc + " registered", Run: func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			return reference.Registered(ctx, e.sys, svc)
+		}}
+	}
+	return check.Hypothesis{Name: "reference system serves", Probes: []check.Probe{
+		registered("accounts"), registered("inventory"), registered("orders"),
+		probe("accounts answer", "/api/accounts/v1/accounts/acct-0"),
+		probe("inventory answers", "/api/inventory/v1/items/item-0"),
+	}}
+}
+
+// mustBeSteady verifies the steady state before a fault (aborting the spec, with the
+// probes' own words, instead of injecting anything when it does not hold) and returns
+// the result for the report.
+func (e *env) mustBeSteady(ctx context.Context, phase string) check.Result {
+	var r check.Result
+	Eventually(func() bool {
+		r = e.steady().Verify(ctx, phase)
+		return r.Pass
+	}).WithTimeout(30*time.Second).WithPolling(500*time.Millisecond).Should(BeTrue(),
+		func() string { return "steady state does not hold " + phase + " the fault; nothing was injected: " + r.Message })
+	return r
+}
+
+// window returns the part of the history from `from` to now, on the run's clock.
+func window(h *history.History, name string, from time.Duration) check.Window {
+	return check.Window{Name: name, From: from, To: h.Now()}
+}

@@ -1,0 +1,96 @@
+// Package scenarios_test holds faultline's resilience suites against the reference
+// system: each spec's name is its hypothesis; each runs load through the gateway,
+// injects one fault through harness/fault, and asserts with the faultline matchers.
+// The whole list runs once per backend (labels "local" and "docker"); pick with
+// -ginkgo.label-filter, or FAULTLINE_RUNTIME=local|docker.
+package scenarios_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/reference"
+	"github.com/faultline/faultline/harness/runtime/docker"
+)
+
+func TestScenarios(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "faultline resilience scenarios")
+}
+
+// scenarios is the suite, in one place: each entry registers its specs for a backend.
+// Add a scenario by writing its file and adding its function here.
+var scenarios = []func(e *env){
+	failover,
+}
+
+// runSeed is the run's seed: FAULTLINE_SEED when set, else Ginkgo's random seed, so
+// that `-ginkgo.seed=N` (or FAULTLINE_SEED=N) replays a run's draws exactly.
+func runSeed() uint64 {
+	if s := os.Getenv("FAULTLINE_SEED"); s != "" {
+		if n, err := strconv.ParseUint(s, 10, 64); err == nil {
+			return n
+		}
+		Fail(fmt.Sprintf("FAULTLINE_SEED=%q is not a whole number: set it to one, or unset it", s))
+	}
+	return uint64(GinkgoRandomSeed())
+}
+
+// wants tells whether the run asked for a backend (FAULTLINE_RUNTIME=local|docker|auto).
+func wants(backend string) bool {
+	k := harness.RuntimeKind()
+	return k == "auto" || k == "" || k == backend
+}
+
+var _ = BeforeSuite(func() {
+	GinkgoWriter.Printf("faultline seed %d — replay with FAULTLINE_SEED=%d\n", runSeed(), runSeed())
+})
+
+func init() {
+	for _, backend := range []string{"local", "docker"} {
+		Describe("on "+backend, Label(backend), Ordered, func() {
+			e := &env{backend: backend}
+			BeforeAll(func(ctx SpecContext) {
+				if !wants(backend) {
+					Skip(fmt.Sprintf("FAULTLINE_RUNTIME=%s: skipping the %s backend", harness.RuntimeKind(), backend))
+				}
+				if backend == "docker" {
+					actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+					ok := docker.Available(actx)
+					cancel()
+					if !ok {
+						Skip("docker engine not reachable: skipping the docker backend")
+					}
+				}
+				e.up(ctx)
+			}, NodeTimeout(5*time.Minute))
+			for _, s := range scenarios {
+				s(e)
+			}
+		})
+	}
+}
+
+// up brings the reference system up on the env's backend and registers its teardown.
+func (e *env) up(ctx context.Context, opts ...reference.Option) {
+	// Logs go to GinkgoWriter: shown for a failed spec, kept quiet for a passing one.
+	logger := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
+	rt, err := harness.NewRuntime(ctx, e.backend, logger)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func(ctx context.Context) { _ = rt.Close(ctx) })
+	sys, err := harness.Up(ctx, reference.System(opts...), harness.WithRuntime(rt),
+		harness.WithReadiness(reference.Ready), harness.WithSeed(runSeed()), harness.WithLogger(logger))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func(ctx context.Context) { _ = sys.Down(ctx) })
+	e.sys = sys
+	e.seed()
+}
