@@ -141,7 +141,9 @@ func (e *env) mustBeSteady(ctx context.Context, phase string) check.Result {
 		r = e.steady().Verify(ctx, phase)
 		return r.Pass
 	}).WithTimeout(30*time.Second).WithPolling(500*time.Millisecond).Should(BeTrue(),
-		func() string { return "steady state does not hold " + phase + " the fault; nothing was injected: " + r.Message })
+		func() string {
+			return "steady state does not hold " + phase + " the fault; nothing was injected: " + r.Message
+		})
 	return r
 }
 

@@ -1,8 +1,9 @@
 // Package scenarios_test holds faultline's resilience suites against the reference
 // system: each spec's name is its hypothesis; each runs load through the gateway,
-// injects one fault through harness/fault, and asserts with the faultline matchers.
-// The whole list runs once per backend (labels "local" and "docker"); pick with
-// -ginkgo.label-filter, or FAULTLINE_RUNTIME=local|docker.
+// injects faults through harness/fault, and collects checker results that must all
+// pass. The whole list runs once per backend (labels "local" and "docker"); pick with
+// -ginkgo.label-filter, or FAULTLINE_RUNTIME=local|docker. With FAULTLINE_REPORT_DIR
+// set, every scenario's outcome and the histories are saved there for the report.
 package scenarios_test
 
 import (
@@ -19,6 +20,7 @@ import (
 
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/reference"
+	"github.com/faultline/faultline/harness/report"
 	"github.com/faultline/faultline/harness/runtime/docker"
 )
 
@@ -27,14 +29,14 @@ func TestScenarios(t *testing.T) {
 	RunSpecs(t, "faultline resilience scenarios")
 }
 
-// scenarios is the suite, in one place: each entry registers its specs for a backend.
-// Add a scenario by writing its file and adding its function here.
-var scenarios = []func(e *env){
+// scenarios is the suite, in one place. Add a scenario by writing its file and adding
+// it here.
+var scenarios = []scenario{
 	failover,
 }
 
 // runSeed is the run's seed: FAULTLINE_SEED when set, else Ginkgo's random seed, so
-// that `-ginkgo.seed=N` (or FAULTLINE_SEED=N) replays a run's draws exactly.
+// that FAULTLINE_SEED=N replays a run's draws exactly.
 func runSeed() uint64 {
 	if s := os.Getenv("FAULTLINE_SEED"); s != "" {
 		if n, err := strconv.ParseUint(s, 10, 64); err == nil {
@@ -51,8 +53,22 @@ func wants(backend string) bool {
 	return k == "auto" || k == "" || k == backend
 }
 
+// collector gathers every scenario's outcome for the report.
+var collector *report.Collector
+
 var _ = BeforeSuite(func() {
+	collector = report.NewCollector(report.Run{StartedAt: time.Now(), Seed: runSeed()})
 	GinkgoWriter.Printf("faultline seed %d — replay with FAULTLINE_SEED=%d\n", runSeed(), runSeed())
+})
+
+var _ = AfterSuite(func() {
+	dir := os.Getenv("FAULTLINE_REPORT_DIR")
+	if dir == "" {
+		return
+	}
+	run := collector.Run()
+	GinkgoWriter.Printf("saving %d scenario outcomes to %s\n", len(run.Scenarios), dir)
+	Expect(collector.Save(dir)).To(Succeed())
 })
 
 func init() {
@@ -60,23 +76,29 @@ func init() {
 		Describe("on "+backend, Label(backend), Ordered, func() {
 			e := &env{backend: backend}
 			BeforeAll(func(ctx SpecContext) {
-				if !wants(backend) {
-					Skip(fmt.Sprintf("FAULTLINE_RUNTIME=%s: skipping the %s backend", harness.RuntimeKind(), backend))
-				}
-				if backend == "docker" {
-					actx, cancel := context.WithTimeout(ctx, 3*time.Second)
-					ok := docker.Available(actx)
-					cancel()
-					if !ok {
-						Skip("docker engine not reachable: skipping the docker backend")
-					}
-				}
+				skipUnlessWanted(ctx, backend)
 				e.up(ctx)
+				collector.AddHistory(backend, e.sys.History())
 			}, NodeTimeout(5*time.Minute))
 			for _, s := range scenarios {
-				s(e)
+				s.register(e)
 			}
 		})
+	}
+}
+
+// skipUnlessWanted skips a backend the run did not ask for, or docker without an engine.
+func skipUnlessWanted(ctx context.Context, backend string) {
+	if !wants(backend) {
+		Skip(fmt.Sprintf("FAULTLINE_RUNTIME=%s: skipping the %s backend", harness.RuntimeKind(), backend))
+	}
+	if backend == "docker" {
+		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		ok := docker.Available(actx)
+		cancel()
+		if !ok {
+			Skip("docker engine not reachable: skipping the docker backend")
+		}
 	}
 }
 
