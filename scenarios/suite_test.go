@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -29,11 +30,13 @@ func TestScenarios(t *testing.T) {
 	RunSpecs(t, "faultline resilience scenarios")
 }
 
-// scenarios is the suite, in one place. Add a scenario by writing its file and adding
-// it here.
-var scenarios = []scenario{
-	failover,
-}
+// scenarios is the suite, in one place: each group lives in its own file. Add a
+// scenario by writing it and adding it to its group.
+var scenarios = slices.Concat(
+	[]scenario{failover},
+	trafficScenarios, // traffic_test.go: isolation, self-healing, discovery, slow dependency, overload
+	stateScenarios,   // state_test.go: registry partition and outage, database loss, nemesis
+)
 
 // runSeed is the run's seed: FAULTLINE_SEED when set, else Ginkgo's random seed, so
 // that FAULTLINE_SEED=N replays a run's draws exactly.
