@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"reflect"
 	"strings"
@@ -246,4 +247,22 @@ func (r *recorder) WriteHeader(status int) {
 	if !r.wrote {
 		r.status, r.wrote = status, true
 	}
+}
+
+// Fail answers err as JSON (see WriteError), logging it first when it is the server's
+// fault (a 5xx), with the request's method and path.
+func Fail(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
+	if Status(err) >= 500 {
+		log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	WriteError(w, err)
+}
+
+// WriteStored answers with a response the store kept for an idempotency key, marking a
+// replay with ReplayedHeader so that a caller can tell a retry from a first answer.
+func WriteStored(w http.ResponseWriter, status int, body []byte, replayed bool) {
+	if replayed {
+		w.Header().Set(ReplayedHeader, "true")
+	}
+	WriteRaw(w, status, body)
 }

@@ -43,17 +43,11 @@ func Handler(st *store.Store, log *slog.Logger) http.Handler {
 }
 
 func (s *service) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if httpjson.Status(err) >= 500 {
-		s.log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	httpjson.WriteError(w, err)
+	httpjson.Fail(s.log, w, r, err)
 }
 
 func answer(w http.ResponseWriter, res store.Result) {
-	if res.Replayed {
-		w.Header().Set(httpjson.ReplayedHeader, "true")
-	}
-	httpjson.WriteRaw(w, res.Status, res.Body)
+	httpjson.WriteStored(w, res.Status, res.Body, res.Replayed)
 }
 
 type createRequest struct {
