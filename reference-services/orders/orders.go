@@ -261,8 +261,5 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if httpjson.Status(err) >= 500 {
-		s.log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	httpjson.WriteError(w, err)
+	httpjson.Fail(s.log, w, r, err)
 }
