@@ -9,9 +9,9 @@ export FAULTLINE_ETCD ?= $(BIN)/etcd
 
 .PHONY: run test bench images build etcd clean vet
 
-## run: start the reference system and run the resilience suite with its report
+## run: run the resilience suite (docker where an engine answers, else local) and leave reports/latest/index.html
 run: build
-	$(BIN)/faultline up
+	$(BIN)/faultline run
 
 ## test: every test: unit, service, harness and scenario suites
 test:

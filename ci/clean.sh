@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Removes every container and network labelled as faultline's, whatever run made it.
-set -uo pipefail
-if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
-  ids=$(docker ps -aq --filter label=faultline.run)
-  [ -z "$ids" ] || docker rm -f $ids >/dev/null
-  nets=$(docker network ls -q --filter label=faultline.run)
-  [ -z "$nets" ] || docker network rm $nets >/dev/null
+# Removes every container and network labelled as faultline's, whatever run made it:
+# `faultline clean`, by label through the Docker API, when an engine answers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -x bin/faultline ] && bin/faultline help 2>/dev/null | grep -q 'faultline clean'; then
+  exec bin/faultline clean
 fi
-echo "clean: no faultline container or network left"
+exec go run ./cmd/faultline clean

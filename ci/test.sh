@@ -7,4 +7,12 @@ bash ci/build.sh
 export FAULTLINE_ETCD="$PWD/bin/etcd"
 export FAULTLINE_BIN="$PWD/bin"
 go vet ./...
+# harness/report checks index.html in headless Chromium; install it where it is missing.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 && [ -z "${FAULTLINE_CHROMIUM:-}" ]; then
+  echo "test: installing chromium for the report's browser check" >&2
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  if ! { $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium >/dev/null; }; then
+    echo "test: could not install chromium: the report's browser check will skip" >&2
+  fi
+fi
 go test -count=1 -timeout 25m ./... 2>&1 | tee /tmp/faultline-test.log

@@ -1,10 +1,13 @@
 // Command faultline runs resilience suites against a system of Go services and renders
-// their reports. This first cut has one command, `up`, which starts the reference
-// system as local processes on 127.0.0.1 and tears it down on Ctrl-C.
+// their reports: `run` runs the scenario suites and writes reports/<timestamp>/ (with
+// reports/latest pointing at it), `up` brings the reference system up with the harness
+// until Ctrl-C, `report` renders a report again from saved data, and `clean` removes
+// whatever faultline runs left behind in Docker.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -15,8 +18,11 @@ import (
 const usage = `faultline: a chaos and fault-tolerance test harness for Go microservices.
 
 Usage:
-  faultline up [flags]     start the reference system on 127.0.0.1 until Ctrl-C
-  faultline help           this text
+  faultline run [flags]        run the resilience suites and write reports/<timestamp>/index.html
+  faultline up [flags]         bring the reference system up with the harness until Ctrl-C
+  faultline report [flags] DIR render the report in DIR again from its scenarios.json and histories
+  faultline clean [flags]      remove every leftover faultline container and network
+  faultline help               this text
 
 Run 'faultline <command> --help' for a command's flags.
 `
@@ -33,8 +39,14 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	switch args[0] {
+	case "run":
+		return cmdRun(ctx, args[1:])
 	case "up":
 		return cmdUp(ctx, args[1:])
+	case "report":
+		return cmdReport(ctx, args[1:])
+	case "clean":
+		return cmdClean(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return 0
@@ -44,11 +56,25 @@ func run(args []string) int {
 	}
 }
 
-func newFlagSet(name, summary string) *flag.FlagSet {
+// newFlagSet makes a command's flag set; args names its positional arguments, if any.
+func newFlagSet(name, summary string, args ...string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: faultline %s [flags]\n\n%s\n\nFlags:\n", name, summary)
+		pos := ""
+		for _, a := range args {
+			pos += " " + a
+		}
+		fmt.Fprintf(fs.Output(), "Usage: faultline %s [flags]%s\n\n%s\n\nFlags:\n", name, pos, summary)
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// parseExit is a command's exit status when its flags did not parse: 0 for --help,
+// which printed what was asked for, 2 for a mistake.
+func parseExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
 }

@@ -73,11 +73,20 @@ func (c *Collector) Save(dir string) error {
 	if run.Duration == 0 && !run.StartedAt.IsZero() {
 		run.Duration = time.Since(run.StartedAt)
 	}
+	return SaveRun(dir, run)
+}
+
+// SaveRun writes a run's scenarios.json into dir, as Collector.Save does; the CLI
+// uses it to add what only it knows (versions) before rendering.
+func SaveRun(dir string, run Run) error {
 	b, err := json.MarshalIndent(run, "", "  ")
 	if err != nil {
 		return fmt.Errorf("save report data: %w", err)
 	}
-	return os.WriteFile(filepath.Join(dir, "scenarios.json"), b, 0o644)
+	if err := os.WriteFile(filepath.Join(dir, ScenariosFile), b, 0o644); err != nil {
+		return fmt.Errorf("save report data: %w", err)
+	}
+	return nil
 }
 
 // HistoryFile is the file name a named history is saved under.

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+)
+
+// progress reads `go test -v -ginkgo.v -ginkgo.no-color` output and writes what a person
+// watching a run wants: a line when a scenario starts and one when it ends with its
+// verdict and time, the seed, the replay command of a failed scenario, Ginkgo's totals,
+// and anything printed before the suite started (a build error, say).
+type progress struct {
+	w        io.Writer
+	afterSep bool   // the previous line was Ginkgo's separator
+	current  string // the scenario running now
+	pending  string // a verdict waiting for the name on the next line
+	took     string
+	started  bool // Ginkgo's suite output has begun
+	Passed   int
+	Failed   int
+	Skipped  int
+}
+
+var (
+	ginkgoSep    = regexp.MustCompile(`^-{20,}$`)
+	ginkgoStatus = regexp.MustCompile(`^(?:[•SPF+]\s*)?(?:\[([A-Z]+)\]\s*)?\[([0-9.]+) seconds\]$`)
+	ginkgoDots   = regexp.MustCompile(`^[•SP]+$`) // specs not run, one letter each
+	ginkgoLabels = regexp.MustCompile(`\s+\[[^\]]*\]$`)
+	ginkgoNode   = regexp.MustCompile(`\[(It|BeforeAll|AfterAll|BeforeEach|AfterEach|JustBeforeEach)\]\s*`)
+	passThrough  = regexp.MustCompile(`^(Random Seed:|Will run |Ran \d+ of |SUCCESS!|FAIL!|\s*faultline seed |\s*replay this scenario exactly:|\s*saving \d+ scenario outcomes|panic:|\s*\[(FAIL|PANICKED|TIMEDOUT|INTERRUPTED)\] )`)
+)
+
+// scenarioName turns Ginkgo's "on local [It] failover: … [local, failover]" into
+// "local · failover: …".
+func scenarioName(line string) string {
+	line = ginkgoNode.ReplaceAllString(strings.TrimSpace(line), "")
+	line = ginkgoLabels.ReplaceAllString(line, "")
+	if rest, ok := strings.CutPrefix(line, "on "); ok {
+		if backend, hyp, ok := strings.Cut(rest, " "); ok {
+			return backend + " · " + hyp
+		}
+	}
+	return line
+}
+
+// Line handles one line of output.
+func (p *progress) Line(line string) {
+	trimmed := strings.TrimSpace(line)
+	switch {
+	case strings.HasPrefix(trimmed, "Running Suite:"):
+		p.started = true
+		fmt.Fprintln(p.w, trimmed)
+		return
+	case !p.started:
+		if trimmed != "" && !strings.HasPrefix(trimmed, "=== RUN") {
+			fmt.Fprintln(p.w, line)
+		}
+		return
+	case ginkgoSep.MatchString(trimmed):
+		p.afterSep = true
+		return
+	}
+	afterSep := p.afterSep
+	p.afterSep = false
+	if p.pending != "" {
+		if trimmed == "" {
+			return
+		}
+		p.finish(p.pending, scenarioName(trimmed))
+		p.pending = ""
+		return
+	}
+	if m := ginkgoStatus.FindStringSubmatch(trimmed); m != nil {
+		verdict := m[1]
+		if verdict == "" {
+			verdict = "PASSED"
+		}
+		p.took = m[2]
+		if verdict == "PASSED" && p.current != "" {
+			p.finish(verdict, p.current)
+		} else if verdict != "PASSED" {
+			p.pending = verdict
+		}
+		p.current = ""
+		return
+	}
+	if afterSep && trimmed != "" && !strings.HasPrefix(trimmed, "[") && !ginkgoDots.MatchString(trimmed) {
+		p.current = scenarioName(trimmed)
+		fmt.Fprintf(p.w, "▶ %s\n", p.current)
+		return
+	}
+	if passThrough.MatchString(line) {
+		fmt.Fprintln(p.w, trimmed)
+	}
+}
+
+func (p *progress) finish(verdict, name string) {
+	mark := "✘ " + strings.ToLower(verdict)
+	switch verdict {
+	case "PASSED":
+		mark = "✔ passed"
+		p.Passed++
+	case "SKIPPED", "PENDING":
+		mark = "– skipped"
+		p.Skipped++
+	default:
+		p.Failed++
+	}
+	fmt.Fprintf(p.w, "  %s  %s (%ss)\n", mark, name, p.took)
+}
+
+// Copy feeds every line of r to the printer and to log, until r ends.
+func (p *progress) Copy(r io.Reader, log io.Writer) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		if log != nil {
+			fmt.Fprintln(log, sc.Text())
+		}
+		p.Line(sc.Text())
+	}
+	return sc.Err()
+}

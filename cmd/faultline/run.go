@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/report"
+	"github.com/faultline/faultline/harness/runtime/docker"
+)
+
+func cmdRun(ctx context.Context, args []string) int {
+	fs := newFlagSet("run", "Run the resilience scenario suites (go test ./scenarios/ from faultline's module root),\n"+
+		"print each scenario as it starts and ends, and write the report into\n"+
+		"<out>/<timestamp>/ (index.html, summary.md, report.json, junit.xml, the saved data and\n"+
+		"run.log), pointing <out>/latest at it. Exits non-zero when the suite failed; the report\n"+
+		"is written either way.")
+	kind := fs.String("runtime", harness.RuntimeKind(), "docker, local or auto (docker when an engine answers, else local); default $FAULTLINE_RUNTIME or auto")
+	labels := fs.String("label-filter", "", "Ginkgo label filter picking scenarios, e.g. failover or 'isolation || overload'")
+	focus := fs.String("focus", "", "Ginkgo focus: run only scenarios whose name matches this regular expression")
+	seed := fs.Uint64("seed", 0, "the run's seed, to replay a run's draws exactly (default: $FAULTLINE_SEED, else random)")
+	out := fs.String("out", "", "directory the reports go in (default: reports/ at the module root)")
+	timeout := fs.Duration("timeout", 30*time.Minute, "give up on the suite after this long")
+	if err := fs.Parse(args); err != nil {
+		return parseExit(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "faultline run: unexpected argument %q (flags go before it?)\n", fs.Arg(0))
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(os.Stderr, "faultline run: %v\n", err)
+		return 1
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return fail(err)
+	}
+	root, err := moduleRoot(cwd)
+	if err != nil {
+		return fail(err)
+	}
+	backend, err := resolveRuntime(ctx, *kind)
+	if err != nil {
+		return fail(err)
+	}
+	if *out == "" {
+		*out = filepath.Join(root, "reports")
+	}
+	if *out, err = filepath.Abs(*out); err != nil {
+		return fail(err)
+	}
+	stamp := time.Now().UTC().Format("20060102-150405")
+	dir := filepath.Join(*out, stamp)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fail(err)
+	}
+	logFile, err := os.Create(filepath.Join(dir, "run.log"))
+	if err != nil {
+		return fail(err)
+	}
+	defer logFile.Close()
+
+	goArgs := []string{"test", "./scenarios/", "-count=1", "-timeout", timeout.String(), "-v",
+		"-ginkgo.v", "-ginkgo.no-color", "-ginkgo.junit-report=" + filepath.Join(dir, "ginkgo-junit.xml")}
+	if *labels != "" {
+		goArgs = append(goArgs, "-ginkgo.label-filter="+*labels)
+	}
+	if *focus != "" {
+		goArgs = append(goArgs, "-ginkgo.focus="+*focus)
+	}
+	env := append(os.Environ(), "FAULTLINE_RUNTIME="+backend, "FAULTLINE_REPORT_DIR="+dir)
+	if *seed != 0 {
+		env = append(env, "FAULTLINE_SEED="+strconv.FormatUint(*seed, 10))
+	}
+	// Binaries `make build` left in bin/ spare the harness building them again.
+	if bin := filepath.Join(root, "bin"); os.Getenv("FAULTLINE_BIN") == "" && exists(filepath.Join(bin, "gateway")) {
+		env = append(env, "FAULTLINE_BIN="+bin)
+	}
+	if etcd := filepath.Join(root, "bin", "etcd"); os.Getenv("FAULTLINE_ETCD") == "" && exists(etcd) {
+		env = append(env, "FAULTLINE_ETCD="+etcd)
+	}
+	fmt.Printf("faultline run: runtime %s, reports in %s\n", backend, dir)
+	fmt.Printf("faultline run: go %s\n", strings.Join(goArgs, " "))
+
+	cmd := exec.Command("go", goArgs...)
+	cmd.Dir, cmd.Env = root, env
+	// Its own process group, so that Ctrl-C reaches the suite once, from us, as an
+	// interrupt Ginkgo answers by running every cleanup.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		return fail(fmt.Errorf("start go test: %w (is Go on PATH?)", err))
+	}
+	stopWatch := context.AfterFunc(ctx, func() {
+		fmt.Fprintln(os.Stderr, "\nfaultline run: interrupted: stopping the suite (it cleans up first)…")
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	})
+	p := &progress{w: os.Stdout}
+	copied := make(chan error, 1)
+	go func() { copied <- p.Copy(pr, logFile) }()
+	waitErr := cmd.Wait()
+	pw.Close()
+	<-copied
+	stopWatch()
+
+	var exitErr *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &exitErr) {
+		return fail(waitErr)
+	}
+	suiteFailed := waitErr != nil
+
+	run, histories, err := report.Load(dir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "faultline run: the suite saved no outcomes (%v): the report is empty; see %s\n", err, logFile.Name())
+		run, histories = report.Run{SchemaVersion: report.SchemaVersion, StartedAt: time.Now()}, nil
+	}
+	if run.Versions == nil {
+		run.Versions = map[string]string{}
+	}
+	for k, v := range versions(root) {
+		if run.Versions[k] == "" {
+			run.Versions[k] = v
+		}
+	}
+	if len(run.Scenarios) > 0 {
+		// Keep the versions with the saved data, for `faultline report` to show again.
+		if err := report.SaveRun(dir, run); err != nil {
+			fmt.Fprintf(os.Stderr, "faultline run: %v\n", err)
+		}
+	}
+	if err := report.Render(dir, run, histories); err != nil {
+		return fail(err)
+	}
+	if err := pointLatest(*out, stamp); err != nil {
+		fmt.Fprintf(os.Stderr, "faultline run: %v\n", err)
+	}
+	fmt.Println()
+	fmt.Println(summaryLine(run))
+	if suiteFailed {
+		fmt.Printf("the suite FAILED (full output: %s)\n", logFile.Name())
+	}
+	fmt.Println("report:", filepath.Join(dir, report.HTMLFile))
+	if suiteFailed || report.ScoreOf(run).Failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+// resolveRuntime turns auto into the backend it means here: docker when an engine
+// answers, else local, so that the suite runs once, on one backend.
+func resolveRuntime(ctx context.Context, kind string) (string, error) {
+	switch kind {
+	case "docker", "local":
+		return kind, nil
+	case "", "auto":
+		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if docker.Available(actx) {
+			fmt.Println("faultline run: runtime auto: a Docker engine answers: docker")
+			return "docker", nil
+		}
+		fmt.Println("faultline run: runtime auto: no Docker engine answers: local processes")
+		return "local", nil
+	}
+	return "", fmt.Errorf("--runtime %q is unknown: use docker, local or auto", kind)
+}
+
+// pointLatest makes out/latest a relative symlink to out/stamp, replacing it atomically.
+func pointLatest(out, stamp string) error {
+	tmp := filepath.Join(out, ".latest-"+stamp)
+	_ = os.Remove(tmp)
+	if err := os.Symlink(stamp, tmp); err != nil {
+		return fmt.Errorf("point %s/latest at the report: %w", out, err)
+	}
+	if err := os.Rename(tmp, filepath.Join(out, "latest")); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("point %s/latest at the report: %w", out, err)
+	}
+	return nil
+}
+
+// versions names what ran: the Go toolchain and faultline's commit.
+func versions(root string) map[string]string {
+	v := map[string]string{"go": goruntime.Version()}
+	if out, err := exec.Command("go", "env", "GOVERSION").Output(); err == nil {
+		v["go"] = strings.TrimSpace(string(out))
+	}
+	if out, err := exec.Command("git", "-C", root, "describe", "--always", "--dirty").Output(); err == nil {
+		v["faultline"] = strings.TrimSpace(string(out))
+	}
+	return v
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -1,0 +1,76 @@
+package report_test
+
+import (
+	"time"
+
+	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/harness/report"
+)
+
+// sample is a small hand-made run: a passing failover scenario with a recovery, a
+// failing one (availability under its bound), and a skipped docker one, over one
+// local history of 50 ops/s for 40 s with two kills.
+func sample() (report.Run, map[string]*history.History) {
+	h := history.New()
+	for i := range 2000 {
+		at := time.Duration(i) * 20 * time.Millisecond
+		op := history.Op{Intended: at, Start: at, End: at + 8*time.Millisecond, Route: "GET /api/accounts/v1/accounts/{id}", Status: 200, ServedBy: "accounts-2", Attempts: 1}
+		switch {
+		case at >= 5*time.Second && at < 6500*time.Millisecond && i%4 == 0:
+			op.Status, op.End = 503, at+120*time.Millisecond
+		case at >= 25*time.Second && at < 32*time.Second && i%5 == 0:
+			op.Status, op.Err, op.End = 0, "dial tcp: connection refused", at+300*time.Millisecond
+		case at >= 25*time.Second && at < 33*time.Second:
+			op.End = at + 90*time.Millisecond
+		}
+		h.Add(op)
+	}
+	h.Record(history.Event{At: 5 * time.Second, Kind: history.FaultInject, Fault: "kill accounts-1", Target: "accounts-1"})
+	rec := 1500 * time.Millisecond
+	run := report.Run{
+		SchemaVersion: report.SchemaVersion, StartedAt: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC),
+		Duration: 95 * time.Second, Seed: 42, Runtimes: []string{"local"},
+		Versions: map[string]string{"go": "go1.26.8", "faultline": "0314d43"},
+		Scenarios: []report.Scenario{
+			{
+				ID: "local/gateway-fails-over", Hypothesis: "the gateway fails over when an accounts instance dies",
+				Backend: "local", Labels: []string{"local", "failover"}, Verdict: report.Pass,
+				Window: check.Window{Name: "failover", From: 2 * time.Second, To: 18 * time.Second}, History: report.HistoryFile("local"),
+				Faults: []report.Fault{{Name: "kill accounts-1", Target: "accounts-1", InjectedAt: 5 * time.Second, HealStartedAt: 8 * time.Second, HealedAt: 9 * time.Second}},
+				Checks: check.Results{
+					{Check: "availability", Window: check.Window{Name: "during kill accounts-1", From: 5 * time.Second, To: 8 * time.Second}, Pass: true, Bound: "≥ 95%",
+						Figures: []check.Figure{{Name: "ops", Value: 150}, {Name: "ok", Value: 144}, {Name: "availability", Value: 0.96, Unit: "ratio"}},
+						Message: "availability 96.00% (bound ≥ 95%) during kill accounts-1 [5.0s, 8.0s]"},
+					{Check: "time to recover", Window: check.Window{Name: "after kill accounts-1", From: 5 * time.Second, To: 18 * time.Second}, Pass: true, Bound: "≤ 5000ms",
+						Figures: []check.Figure{{Name: "recovered", Value: 1}, {Name: "time_to_recover", Value: 1500, Unit: "ms"}},
+						Message: "recovered 1500ms after kill accounts-1 began"},
+				},
+				Recovery: &rec, Seed: 42, Duration: 16 * time.Second,
+				Replay: `FAULTLINE_SEED=42 FAULTLINE_RUNTIME=local go test ./scenarios/ -count=1 -timeout 20m -ginkgo.focus="the gateway fails over when an accounts instance dies"`,
+			},
+			{
+				ID: "local/orders-survive-an-inventory-outage", Hypothesis: "orders stay available while inventory is down",
+				Backend: "local", Labels: []string{"local", "isolation"}, Verdict: report.Fail,
+				Failure: "availability 93.10% is under the bound ≥ 99% during kill inventory",
+				Window:  check.Window{Name: "isolation", From: 22 * time.Second, To: 40 * time.Second}, History: report.HistoryFile("local"),
+				Faults: []report.Fault{{Name: "kill inventory-1", Target: "inventory-1", InjectedAt: 25 * time.Second, HealStartedAt: 32 * time.Second, HealedAt: 33 * time.Second}},
+				Checks: check.Results{
+					{Check: "availability", Window: check.Window{Name: "during kill inventory-1", From: 25 * time.Second, To: 32 * time.Second}, Pass: false, Bound: "≥ 99%",
+						Figures: []check.Figure{{Name: "ops", Value: 350}, {Name: "ok", Value: 280}, {Name: "availability", Value: 0.931, Unit: "ratio"}, {Name: "errors.refused", Value: 70}},
+						Message: "availability 93.10% (bound ≥ 99%) during kill inventory-1 [25.0s, 32.0s]"},
+					{Check: "latency", Window: check.Window{Name: "during kill inventory-1", From: 25 * time.Second, To: 32 * time.Second}, Pass: true, Bound: "p99 ≤ 500ms",
+						Figures: []check.Figure{{Name: "p50", Value: 90, Unit: "ms"}, {Name: "p99", Value: 300, Unit: "ms"}},
+						Message: "p99 300ms (bound ≤ 500ms) during kill inventory-1 [25.0s, 32.0s]"},
+				},
+				Seed: 42, Duration: 18 * time.Second,
+				Replay: `FAULTLINE_SEED=42 FAULTLINE_RUNTIME=local go test ./scenarios/ -count=1 -timeout 20m -ginkgo.focus="orders stay available while inventory is down"`,
+			},
+			{
+				ID: "docker/gateway-fails-over", Hypothesis: "the gateway fails over when an accounts instance dies",
+				Backend: "docker", Verdict: report.Skipped, History: report.HistoryFile("docker"), Seed: 42,
+			},
+		},
+	}
+	return run, map[string]*history.History{"local": h}
+}
