@@ -94,6 +94,11 @@ func TestProgressShowsScenariosStartingAndEnding(t *testing.T) {
 			"  – skipped  docker · failover: with one of two accounts instances killed, at least 99% of accounts requests are served and its traffic moves to the sibling (0.004s)\n",
 			"  – skipped  docker · isolation: with every",
 		}, []string{"▶ SSSS", "[BeforeSuite]", "[AfterSuite]"}},
+		{"ginkgo-interrupted.txt", []string{
+			"▶ local · failover: with one of two accounts instances killed",
+			"  ✘ interrupted  local · failover: with one of two accounts instances killed, at least 99% of accounts requests are served and its traffic moves to the sibling (8.862s)\n",
+			"FAIL! - Interrupted by User",
+		}, []string{"▶ Interrupted", "▶ time=", "level=INFO"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			in, err := os.ReadFile(filepath.Join("testdata", tc.file))

@@ -15,6 +15,7 @@ import (
 type progress struct {
 	w        io.Writer
 	afterSep bool   // the previous line was Ginkgo's separator
+	header   string // a line after the separator: a spec's name if a file:line follows
 	current  string // the scenario running now
 	pending  string // a verdict waiting for the name on the next line
 	took     string
@@ -27,6 +28,7 @@ type progress struct {
 var (
 	ginkgoSep    = regexp.MustCompile(`^-{20,}$`)
 	ginkgoStatus = regexp.MustCompile(`^(?:[•SPF+]\s*)?(?:\[([A-Z]+)\]\s*)?\[([0-9.]+) seconds\]$`)
+	ginkgoWhere  = regexp.MustCompile(`\.go:\d+$`)
 	ginkgoDots   = regexp.MustCompile(`^[•SP]+$`) // specs not run, one letter each
 	ginkgoLabels = regexp.MustCompile(`\s+\[[^\]]*\]$`)
 	ginkgoNode   = regexp.MustCompile(`\[(It|BeforeAll|AfterAll|BeforeEach|AfterEach|JustBeforeEach)\]\s*`)
@@ -65,6 +67,14 @@ func (p *progress) Line(line string) {
 	}
 	afterSep := p.afterSep
 	p.afterSep = false
+	if header := p.header; header != "" {
+		p.header = ""
+		if ginkgoWhere.MatchString(trimmed) {
+			p.current = scenarioName(header)
+			fmt.Fprintf(p.w, "▶ %s\n", p.current)
+			return
+		}
+	}
 	if p.pending != "" {
 		if trimmed == "" {
 			return
@@ -88,8 +98,7 @@ func (p *progress) Line(line string) {
 		return
 	}
 	if afterSep && trimmed != "" && !strings.HasPrefix(trimmed, "[") && !ginkgoDots.MatchString(trimmed) {
-		p.current = scenarioName(trimmed)
-		fmt.Fprintf(p.w, "▶ %s\n", p.current)
+		p.header = trimmed
 		return
 	}
 	if passThrough.MatchString(line) {

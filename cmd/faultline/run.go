@@ -96,7 +96,8 @@ func cmdRun(ctx context.Context, args []string) int {
 	cmd := exec.Command("go", goArgs...)
 	cmd.Dir, cmd.Env = root, env
 	// Its own process group, so that Ctrl-C reaches the suite once, from us, as an
-	// interrupt Ginkgo answers by running every cleanup.
+	// interrupt Ginkgo answers by running every cleanup (a second one would make it skip
+	// them): see interruptSuite.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -105,7 +106,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	}
 	stopWatch := context.AfterFunc(ctx, func() {
 		fmt.Fprintln(os.Stderr, "\nfaultline run: interrupted: stopping the suite (it cleans up first)…")
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+		interruptSuite(cmd.Process.Pid)
 	})
 	p := &progress{w: os.Stdout}
 	copied := make(chan error, 1)
@@ -206,4 +207,51 @@ func versions(root string) map[string]string {
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// interruptSuite sends one SIGINT to the test binaries `go test` (pid) runs: go itself
+// does not pass an interrupt on, and the whole group would get the test binary two.
+// Where /proc cannot tell which they are, the group gets it.
+func interruptSuite(pid int) {
+	parent := map[int]int{}
+	comm := map[int]string{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces and parentheses.
+		open, close := strings.IndexByte(string(b), '('), strings.LastIndexByte(string(b), ')')
+		if open < 0 || close < open {
+			continue
+		}
+		fields := strings.Fields(string(b[close+1:]))
+		if len(fields) < 2 {
+			continue
+		}
+		pp, _ := strconv.Atoi(fields[1])
+		parent[p], comm[p] = pp, string(b[open+1:close])
+	}
+	descends := func(p int) bool {
+		for i := 0; i < 64 && p > 1; i++ {
+			if p = parent[p]; p == pid {
+				return true
+			}
+		}
+		return false
+	}
+	sent := false
+	for p, name := range comm {
+		if strings.HasSuffix(name, ".test") && descends(p) {
+			sent = syscall.Kill(p, syscall.SIGINT) == nil || sent
+		}
+	}
+	if !sent {
+		_ = syscall.Kill(-pid, syscall.SIGINT)
+	}
 }
