@@ -183,3 +183,18 @@ func TestPointLatestReplacesTheLink(t *testing.T) {
 		t.Fatalf("latest -> %q, %v", got, err)
 	}
 }
+
+func TestAStoppedRunIsReportedFromGinkgosJUnit(t *testing.T) {
+	run, err := runFromJUnit(filepath.Join("testdata", "ginkgo-junit.xml"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Seed != 1795610901 || len(run.Scenarios) != 1 {
+		t.Fatalf("run = %+v", run)
+	}
+	s := run.Scenarios[0]
+	if s.Backend != "local" || s.Verdict != report.Fail || s.Failure != "interrupted: Interrupted by User" ||
+		!strings.HasPrefix(s.Hypothesis, "failover: with one of two") || strings.HasSuffix(s.Hypothesis, "]") || len(s.Labels) != 2 {
+		t.Fatalf("scenario = %+v", s)
+	}
+}

@@ -93,6 +93,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	fmt.Printf("faultline run: runtime %s, reports in %s\n", backend, dir)
 	fmt.Printf("faultline run: go %s\n", strings.Join(goArgs, " "))
 
+	started := time.Now()
 	cmd := exec.Command("go", goArgs...)
 	cmd.Dir, cmd.Env = root, env
 	// Its own process group, so that Ctrl-C reaches the suite once, from us, as an
@@ -124,8 +125,15 @@ func cmdRun(ctx context.Context, args []string) int {
 
 	run, histories, err := report.Load(dir)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "faultline run: the suite saved no outcomes (%v): the report is empty; see %s\n", err, logFile.Name())
-		run, histories = report.Run{SchemaVersion: report.SchemaVersion, StartedAt: time.Now()}, nil
+		fmt.Fprintf(os.Stderr, "faultline run: the suite saved no outcomes (it was stopped before it could?): "+
+			"the report holds only what Ginkgo's report tells, without checks or charts; see %s\n", logFile.Name())
+		if run, err = runFromJUnit(filepath.Join(dir, "ginkgo-junit.xml"), started); err != nil {
+			fmt.Fprintf(os.Stderr, "faultline run: %v\n", err)
+		}
+		if *seed != 0 {
+			run.Seed = *seed
+		}
+		run.Runtimes, histories = []string{backend}, nil
 	}
 	if run.Versions == nil {
 		run.Versions = map[string]string{}
