@@ -7,7 +7,7 @@ BIN      := $(CURDIR)/bin
 export CGO_ENABLED = 0
 export FAULTLINE_ETCD ?= $(BIN)/etcd
 
-.PHONY: run test bench images build etcd clean vet
+.PHONY: run test images build clean vet
 
 ## run: run the resilience suite (docker where an engine answers, else local) and leave reports/latest/index.html
 run: build
@@ -17,10 +17,6 @@ run: build
 test:
 	bash ci/test.sh
 
-## bench: measure what faultline costs and write BENCHMARKS.md
-bench: build
-	bash ci/bench.sh
-
 ## images: build every scratch image offline
 images: build
 	bash ci/images.sh
@@ -29,7 +25,7 @@ images: build
 build:
 	bash ci/build.sh
 
-## clean: remove every leftover container, network and process of faultline runs
+## clean: remove every leftover container and network of faultline runs (local processes die with their run)
 clean:
 	bash ci/clean.sh
 
