@@ -63,7 +63,7 @@ var registryPartition = scenario{
 		h := e.sys.History()
 		victim := e.sys.Instance("accounts-2")
 		Expect(victim).NotTo(BeNil())
-		run := e.drive(ctx, "registry-partition", 40, 24*time.Second, readAccounts)
+		run := e.drive(ctx, "registry-partition", 40, 28*time.Second, readAccounts)
 		time.Sleep(2 * time.Second)
 
 		cut, err := e.scope().Apply(ctx, fault.PartitionFromRegistry(victim.Registry))
@@ -144,7 +144,7 @@ var registryDown = scenario{
 // not notice, and no acknowledged deposit is lost. An accounts instance is also killed
 // while the deposits run, so that a write held in memory would be lost too.
 var databaseLoss = scenario{
-	hypothesis: "database loss: with accounts' etcd killed, accounts answers 503 fast, at least 99% of inventory requests are served, and no acknowledged deposit is lost",
+	hypothesis: "database loss: with accounts' etcd killed, accounts fails fast and at least 99% of inventory requests are served; after it, and an accounts crash mid-deposit, no acknowledged deposit is lost",
 	labels:     []string{"database-loss"},
 	body: func(ctx SpecContext, e *env, s *spec) {
 		h := e.sys.History()
