@@ -1,8 +1,461 @@
 package scenarios_test
 
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/faultline/faultline"
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/fault"
+	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/harness/load"
+	"github.com/faultline/faultline/harness/reference"
+	"github.com/faultline/faultline/harness/supervise"
+)
+
 // trafficScenarios are the scenarios about traffic: isolation, self-healing,
-// auto-discovery, a slow dependency and overload.
-var trafficScenarios = []scenario{}
+// auto-discovery, a slow dependency and overload. Discovery comes last: the instance it
+// adds stays for the rest of the run (the harness has no way to remove one), and the
+// steady-state probe expects it registered from then on.
+var trafficScenarios = []scenario{isolation, selfHealing, slowDependency, overload, discovery}
 
 // trafficBlind shows those scenarios go red when what they test is broken on purpose.
-var trafficBlind = []blind{}
+// Isolation, self-healing and discovery have no switch that breaks them: the supervisor
+// lives in the harness, and every instance registers itself on start whatever
+// REREGISTER says.
+var trafficBlind = []blind{
+	{
+		property: "the gateway's attempt timeout and circuit breaker",
+		breaks: allOf(
+			reference.WithEnv("gateway", "GATEWAY_BREAKER", "off"),
+			reference.WithEnv("gateway", "GATEWAY_ATTEMPT_TIMEOUT", "10s"),
+		),
+		scenario: slowDependency,
+	},
+	{
+		property: "the gateway's rate limit",
+		breaks: allOf(
+			reference.WithEnv("gateway", "GATEWAY_RATE", "100000"),
+			reference.WithEnv("gateway", "GATEWAY_BURST", "100000"),
+		),
+		scenario: overload,
+	},
+}
+
+// isolation: every inventory instance is killed and held down; accounts, which does not
+// depend on inventory, must not notice, and orders, which does, must fail fast.
+var isolation = scenario{
+	hypothesis: "isolation: with every inventory instance down, accounts keeps at least 99% served and its p99 barely moves, and orders fail fast (answered within 2.5s) and recover once inventory is back",
+	labels:     []string{"isolation"},
+	body: func(ctx SpecContext, e *env, s *spec) {
+		h := e.sys.History()
+		from := h.Now()
+		accounts := e.drive(ctx, "isolation accounts", 40, time.Minute, readAccounts)
+		orders := e.drive(ctx, "isolation orders", 10, time.Minute, createOrders)
+		time.Sleep(4 * time.Second)
+
+		sc := e.scope()
+		var kills []*fault.Active
+		for _, inst := range e.sys.Instances("inventory") {
+			kill, err := sc.Apply(ctx, fault.Kill(inst, fault.HoldDown(e.sys.Supervisor())))
+			Expect(err).NotTo(HaveOccurred())
+			s.applied(kill)
+			kills = append(kills, kill)
+		}
+		time.Sleep(6 * time.Second)
+		for _, kill := range kills {
+			Expect(kill.Heal(ctx)).To(Succeed())
+		}
+		Expect(waitRegistered(ctx, e, "inventory", 30*time.Second)).To(Succeed())
+		time.Sleep(4 * time.Second)
+		stopLoads(accounts, orders)
+
+		first, last := kills[0], kills[len(kills)-1]
+		healStart, _ := first.HealStartedAt()
+		// Skip the load's first second: it opens its connections.
+		before := check.Window{Name: "before inventory went down", From: from + time.Second, To: first.InjectedAt()}
+		during := faultline.Between(h, "while every inventory instance is down", last.InjectedAt(), healStart)
+		s.check(
+			check.Isolation(h, []string{"accounts"}, before, during.Window, 0.99, 3, 250*time.Millisecond),
+			failFast(h, during.On("orders").Selection(), 2500*time.Millisecond),
+			felt(h, during.On("orders").Selection()),
+		)
+		s.recovered(check.Recover(h, faultline.After(h, last).On("orders").Selection(), 0.95, 2*time.Second, 15*time.Second))
+	},
+}
+
+// selfHealing: one accounts instance is killed and left to the supervisor.
+var selfHealing = scenario{
+	hypothesis: "self-healing: a killed accounts instance is restarted by the supervisor, registers again and serves traffic within 20s, with at least 99% of accounts requests served meanwhile",
+	labels:     []string{"self-healing"},
+	body: func(ctx SpecContext, e *env, s *spec) {
+		h := e.sys.History()
+		run := e.drive(ctx, "self-healing", 40, time.Minute, readAccounts)
+		time.Sleep(3 * time.Second)
+
+		victim := e.sys.Instance("accounts-2")
+		Expect(victim).NotTo(BeNil(), "accounts-2 is not part of the system")
+		kill, err := e.scope().Apply(ctx, fault.Kill(victim))
+		Expect(err).NotTo(HaveOccurred())
+		s.applied(kill)
+
+		// The supervisor, not the scenario, brings it back.
+		var restart supervise.RestartRecord
+		Eventually(func() bool {
+			var ok bool
+			restart, ok = restartOf(e.sys.Supervisor(), victim.Name(), kill.InjectedAt())
+			return ok
+		}).WithTimeout(30*time.Second).WithPolling(100*time.Millisecond).Should(BeTrue(),
+			"the supervisor did not restart %s within 30s of its kill", victim.Name())
+		Expect(waitRegistered(ctx, e, "accounts", 30*time.Second)).To(Succeed())
+		Eventually(func() bool { return servedSince(h, victim.Name(), restart.RestartedAt) > 0 }).
+			WithTimeout(20*time.Second).WithPolling(200*time.Millisecond).Should(BeTrue(),
+			"%s was restarted but served no request through the gateway within 20s", victim.Name())
+		time.Sleep(3 * time.Second)
+		Expect(kill.Heal(ctx)).To(Succeed()) // already running: the heal only verifies it
+		stopLoads(run)
+
+		during := faultline.During(h, kill).On("accounts")
+		s.check(
+			check.Availability(h, during.Selection(), 0.99),
+			rejoined(h, victim.Name(), kill.InjectedAt(), restart, 20*time.Second),
+		)
+		s.recovered(check.Recover(h, during.Selection(), 0.99, time.Second, 20*time.Second))
+	},
+}
+
+// slowDependency: inventory answers 2s late; orders, which calls it, must stay bounded
+// by the gateway's attempt timeout and breaker, and recover once inventory is fast again.
+var slowDependency = scenario{
+	hypothesis: "slow dependency: with 2s of latency on every inventory instance, the gateway's attempt timeout and breaker keep every orders answer's p99 within 1.6s, and orders succeed again within 10s of the heal",
+	labels:     []string{"slow-dependency"},
+	body: func(ctx SpecContext, e *env, s *spec) {
+		h := e.sys.History()
+		run := e.drive(ctx, "slow dependency", 20, time.Minute, createOrders)
+		time.Sleep(3 * time.Second)
+
+		sc := e.scope()
+		var slow []*fault.Active
+		for _, inst := range e.sys.Instances("inventory") {
+			lat, err := sc.Apply(ctx, fault.Latency(inst.Ingress, 2*time.Second))
+			Expect(err).NotTo(HaveOccurred())
+			s.applied(lat)
+			slow = append(slow, lat)
+		}
+		time.Sleep(6 * time.Second)
+		for _, lat := range slow {
+			Expect(lat.Heal(ctx)).To(Succeed())
+		}
+		time.Sleep(6 * time.Second)
+		stopLoads(run)
+
+		healStart, _ := slow[0].HealStartedAt()
+		during := faultline.Between(h, "while inventory is slow", slow[0].InjectedAt(), healStart).On("orders")
+		s.check(
+			failFast(h, during.Selection(), 1600*time.Millisecond),
+			felt(h, during.Selection()),
+		)
+		s.recovered(check.Recover(h, faultline.After(h, slow[len(slow)-1]).On("orders").Selection(), 0.95, 2*time.Second, 10*time.Second))
+	},
+}
+
+// overload: one key sends twice its rate limit; the excess is shed with 429, and another
+// key is not affected.
+var overload = scenario{
+	hypothesis: "overload: a key sending 400 req/s past its 200 req/s limit has its excess shed with 429 rather than 5xx (at most 1%), while another key keeps at least 99% served",
+	labels:     []string{"overload"},
+	body: func(ctx SpecContext, e *env, s *spec) {
+		if e.backend == "docker" {
+			// Seen here: through the docker backend's proxies a busy 2-core box carries
+			// 180–330 req/s, so a flood may never reach the limit, and shed nothing.
+			Skip("overload: the docker backend cannot reliably carry more than the gateway's 200 req/s per-key limit on this machine; run it on the local backend")
+		}
+		h := e.sys.History()
+		// The quiet key reads inventory: the flood may trip accounts' per-instance breakers
+		// on a saturated box, which says nothing about the rate limit's isolation of keys.
+		quiet := asKey(readInventory, "other-key")
+		from := h.Now()
+		other := e.drive(ctx, "overload other-key", 20, 10*time.Second, quiet)
+		time.Sleep(3 * time.Second)
+
+		burstFrom := h.Now()
+		burst := e.drive(ctx, "overload demo-key", 400, 3*time.Second, pingAccounts)
+		_, err := burst.Wait()
+		Expect(err).NotTo(HaveOccurred())
+		burstTo := h.Now()
+		_, err = other.Wait()
+		Expect(err).NotTo(HaveOccurred())
+
+		during := faultline.Between(h, "during demo-key's burst", burstFrom, burstTo)
+		s.check(
+			// The limit must act (the blind with no limit sheds nothing); how much it sheds
+			// depends on how fast this busy box really sent the burst.
+			shed(h, during.On(pingAccounts.Route).Selection(), 0.01, 0.01),
+			check.Availability(h, during.On(quiet.Route).Selection(), 0.99),
+			check.Availability(h, faultline.Between(h, "other-key's whole load", from, h.Now()).On(quiet.Route).Selection(), 0.99),
+			// Reported, not bounded: the burst saturates a 2-core box, and other-key's
+			// latency then says more about the box than about the gateway.
+			check.Latency(h, during.On(quiet.Route).Selection(), 0),
+		)
+	},
+}
+
+// discovery: a third accounts instance is started under load; it must take traffic by
+// itself, without anything else restarting.
+var discovery = scenario{
+	hypothesis: "auto-discovery: a new accounts instance started under load takes traffic within 10s, with at least 99% of accounts requests served and nothing restarted",
+	labels:     []string{"discovery"},
+	body: func(ctx SpecContext, e *env, s *spec) {
+		h := e.sys.History()
+		restarts := len(e.sys.Supervisor().Restarts())
+		from := h.Now()
+		run := e.drive(ctx, "discovery", 40, time.Minute, readAccounts)
+		time.Sleep(3 * time.Second)
+
+		startedAt := h.Now()
+		added, err := e.sys.AddInstance(ctx, "accounts")
+		Expect(err).NotTo(HaveOccurred())
+		h.Record(history.Event{Kind: history.Note, Target: added.Name(), Detail: "instance added under load"})
+		Eventually(func() bool { return servedSince(h, added.Name(), startedAt) > 0 }).
+			WithTimeout(20*time.Second).WithPolling(200*time.Millisecond).Should(BeTrue(),
+			"%s served no request through the gateway within 20s of its start", added.Name())
+		Expect(waitRegistered(ctx, e, "accounts", 30*time.Second)).To(Succeed())
+		time.Sleep(5 * time.Second)
+		stopLoads(run)
+
+		s.check(
+			check.Availability(h, faultline.Between(h, "the discovery load", from, h.Now()).On("accounts").Selection(), 0.99),
+			discovered(h, added.Name(), startedAt, 10*time.Second),
+			noRestarts(e.sys.Supervisor().Restarts()[restarts:], check.Window{Name: "the discovery load", From: from, To: h.Now()}),
+		)
+	},
+}
+
+// pingAccounts is the overload's flood: a call the gateway routes, rate limits and
+// balances like any other, answered by an accounts instance without touching its
+// database, so that what the flood measures is the gateway's shedding rather than how
+// many reads this 2-core box can serve.
+var pingAccounts = load.Request{Route: "accounts ping", Path: "/api/accounts/healthz"}
+
+// allOf combines reference options into one, for a blind that breaks a property held by
+// more than one setting.
+func allOf(opts ...reference.Option) reference.Option {
+	return func(s *harness.System) {
+		for _, o := range opts {
+			o(s)
+		}
+	}
+}
+
+// asKey returns r sent with another API key, under a route of its own ("inventory
+// (other-key)") so that checks can tell the keys apart.
+func asKey(r load.Request, key string) load.Request {
+	r.Route = fmt.Sprintf("%s (%s)", r.Route, key)
+	r.Header = r.Header.Clone()
+	if r.Header == nil {
+		r.Header = map[string][]string{}
+	}
+	r.Header.Set("X-API-Key", key)
+	return r
+}
+
+// stopLoads ends loads started with a long duration and waits for their last answers.
+func stopLoads(runs ...*load.Run) {
+	for _, r := range runs {
+		r.Stop()
+	}
+	for _, r := range runs {
+		_, err := r.Wait()
+		Expect(err).NotTo(HaveOccurred())
+	}
+}
+
+// waitRegistered waits until the registry lists exactly the running instances of svc.
+func waitRegistered(ctx context.Context, e *env, svc string, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	return reference.Registered(ctx, e.sys, svc)
+}
+
+// restartOf finds the supervisor's restart of name after a kill at killedAt.
+func restartOf(sup *supervise.Supervisor, name string, killedAt time.Duration) (supervise.RestartRecord, bool) {
+	for _, r := range sup.Restarts() {
+		if r.Name == name && r.ExitedAt >= killedAt {
+			return r, true
+		}
+	}
+	return supervise.RestartRecord{}, false
+}
+
+// servedSince counts the operations instance served that started at or after from.
+func servedSince(h *history.History, instance string, from time.Duration) int {
+	n := 0
+	for _, op := range h.Ops() {
+		if op.Start >= from && op.ServedBy == instance && check.OK(op) {
+			n++
+		}
+	}
+	return n
+}
+
+// firstServed returns the end of the first operation instance served that started at or
+// after from, and how many it served.
+func firstServed(h *history.History, instance string, from time.Duration) (time.Duration, int) {
+	first, n := time.Duration(-1), 0
+	for _, op := range h.Ops() {
+		if op.Start >= from && op.ServedBy == instance && check.OK(op) {
+			n++
+			if first < 0 || op.End < first {
+				first = op.End
+			}
+		}
+	}
+	return first, n
+}
+
+// failFast checks that a failing dependency makes callers fail fast rather than hang:
+// every operation of sel got an HTTP answer (served or not: no client timeout, no
+// dropped connection), and the p99 latency of all of them, failures included, is at
+// most within.
+func failFast(h *history.History, sel check.Selection, within time.Duration) check.Result {
+	ops := check.Select(h, sel)
+	r := check.Result{Check: "fail fast", Window: sel.Window, Bound: "every op answered, p99 of all ops ≤ " + within.String()}
+	var lat []time.Duration
+	answered, failed := 0, 0
+	for _, op := range ops {
+		lat = append(lat, op.End-op.Intended)
+		if op.Err == "" && op.Status > 0 {
+			answered++
+		}
+		if !check.OK(op) {
+			failed++
+		}
+	}
+	r.Figures = []check.Figure{{Name: "ops", Value: float64(len(ops))}, {Name: "answered", Value: float64(answered)}, {Name: "failed", Value: float64(failed)}}
+	if len(ops) == 0 {
+		r.Message = fmt.Sprintf("fail fast: no operation on %v in %s: nothing to measure", sel.Routes, sel.Window)
+		return r
+	}
+	slices.Sort(lat)
+	p99 := lat[(len(lat)*99+99)/100-1]
+	p50 := lat[(len(lat)+1)/2-1]
+	r.Figures = append(r.Figures,
+		check.Figure{Name: "p50_all", Value: durMS(p50), Unit: "ms"},
+		check.Figure{Name: "p99_all", Value: durMS(p99), Unit: "ms"},
+		check.Figure{Name: "max_all", Value: durMS(lat[len(lat)-1]), Unit: "ms"})
+	r.Pass = answered == len(ops) && p99 <= within
+	r.Message = fmt.Sprintf("fail fast on %v in %s: %d of %d ops answered (%d failed); p50 %s, p99 %s, max %s over all ops (bound p99 ≤ %s)",
+		sel.Routes, sel.Window, answered, len(ops), failed, roundMS(p50), roundMS(p99), roundMS(lat[len(lat)-1]), within)
+	return r
+}
+
+// felt fails when no operation of sel failed: a fault nobody noticed proves nothing
+// about how it is handled.
+func felt(h *history.History, sel check.Selection) check.Result {
+	r := check.Detect(h, sel)
+	r.Check = "fault felt"
+	if v, _ := r.Figure("detected"); v == 0 {
+		r.Pass = false
+		r.Message = "fault felt: " + r.Message + "; the fault did not act"
+	}
+	return r
+}
+
+// rejoined checks self-healing end to end: the supervisor restarted victim, and it served
+// requests through the gateway again, within `within` of its kill.
+func rejoined(h *history.History, victim string, killedAt time.Duration, restart supervise.RestartRecord, within time.Duration) check.Result {
+	w := check.Window{Name: "after the kill of " + victim, From: killedAt, To: h.Now()}
+	r := check.Result{Check: "rejoined", Window: w, Bound: "serves again ≤ " + within.String()}
+	first, n := firstServed(h, victim, restart.RestartedAt)
+	r.Figures = []check.Figure{
+		{Name: "downtime", Value: durMS(restart.Downtime()), Unit: "ms"},
+		{Name: "time_to_restart", Value: durMS(restart.RestartedAt - killedAt), Unit: "ms"},
+		{Name: "served_after", Value: float64(n)},
+	}
+	if n == 0 {
+		r.Message = fmt.Sprintf("%s was restarted %s after its kill but served nothing since", victim, roundMS(restart.RestartedAt-killedAt))
+		return r
+	}
+	d := first - killedAt
+	r.Figures = append(r.Figures, check.Figure{Name: "time_to_rejoin", Value: durMS(d), Unit: "ms"})
+	r.Pass = d <= within
+	r.Message = fmt.Sprintf("%s restarted by the supervisor %s after its kill (down %s as it saw it), served again %s after the kill (bound %s), %d ops since",
+		victim, roundMS(restart.RestartedAt-killedAt), roundMS(restart.Downtime()), roundMS(d), within, n)
+	return r
+}
+
+// discovered checks that an instance started at startedAt served traffic within `within`.
+func discovered(h *history.History, instance string, startedAt, within time.Duration) check.Result {
+	w := check.Window{Name: "after " + instance + " was started", From: startedAt, To: h.Now()}
+	r := check.Result{Check: "discovered", Window: w, Bound: "serves ≤ " + within.String()}
+	first, n := firstServed(h, instance, startedAt)
+	r.Figures = []check.Figure{{Name: "served", Value: float64(n)}}
+	if n == 0 {
+		r.Message = fmt.Sprintf("%s served nothing in %s: it was not discovered", instance, w)
+		return r
+	}
+	d := first - startedAt
+	r.Figures = append(r.Figures, check.Figure{Name: "time_to_discover", Value: durMS(d), Unit: "ms"})
+	r.Pass = d <= within
+	r.Message = fmt.Sprintf("%s served its first request %s after it was started (bound %s), %d ops in %s", instance, roundMS(d), within, n, w)
+	return r
+}
+
+// noRestarts fails when the supervisor restarted anything in w.
+func noRestarts(restarts []supervise.RestartRecord, w check.Window) check.Result {
+	r := check.Result{Check: "no restarts", Window: w, Bound: "0 restarts", Figures: []check.Figure{{Name: "restarts", Value: float64(len(restarts))}}}
+	if len(restarts) == 0 {
+		r.Pass = true
+		r.Message = fmt.Sprintf("nothing was restarted in %s", w)
+		return r
+	}
+	var names []string
+	for _, rr := range restarts {
+		names = append(names, rr.Name)
+	}
+	r.Message = fmt.Sprintf("the supervisor restarted %v in %s", names, w)
+	return r
+}
+
+// shed checks load shedding: at least minShed of sel's operations were turned away with
+// 429 (the limit acted), and at most maxFailed failed otherwise (5xx or no answer).
+func shed(h *history.History, sel check.Selection, minShed, maxFailed float64) check.Result {
+	ops := check.Select(h, sel)
+	r := check.Result{Check: "load shedding", Window: sel.Window,
+		Bound: fmt.Sprintf("429 ≥ %.1f%% and 5xx or unanswered ≤ %.1f%%", 100*minShed, 100*maxFailed)}
+	ok, limited, failed := 0, 0, 0
+	classes := map[string]int{}
+	for _, op := range ops {
+		switch {
+		case check.OK(op):
+			ok++
+		case op.Err == "" && op.Status == 429:
+			limited++
+		default:
+			failed++
+			classes[check.Class(op)]++
+		}
+	}
+	r.Figures = []check.Figure{{Name: "ops", Value: float64(len(ops))}, {Name: "ok", Value: float64(ok)},
+		{Name: "shed", Value: float64(limited)}, {Name: "failed", Value: float64(failed)}}
+	if len(ops) == 0 {
+		r.Message = fmt.Sprintf("load shedding: no operation on %v in %s: nothing to measure", sel.Routes, sel.Window)
+		return r
+	}
+	n := float64(len(ops))
+	r.Figures = append(r.Figures, check.Figure{Name: "shed_ratio", Value: float64(limited) / n, Unit: "ratio"})
+	r.Pass = float64(limited)/n >= minShed && float64(failed)/n <= maxFailed
+	r.Message = fmt.Sprintf("load shedding on %v in %s: %d ops, %d served, %d shed with 429 (%.1f%%), %d failed otherwise %v (bound %s)",
+		sel.Routes, sel.Window, len(ops), ok, limited, 100*float64(limited)/n, failed, classes, r.Bound)
+	return r
+}
+
+func durMS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func roundMS(d time.Duration) string { return d.Round(time.Millisecond).String() }
