@@ -32,7 +32,7 @@ var failover = scenario{
 
 		during := faultline.During(h, kill).On("accounts")
 		s.check(
-			check.Availability(h, faultline.Before(h, kill).On("accounts").Selection(), 0.99),
+			check.Availability(h, faultline.Between(h, "before "+kill.String(), s.from, kill.InjectedAt()).On("accounts").Selection(), 0.99),
 			check.Availability(h, during.Selection(), 0.99),
 			check.Failover(h, during.Selection(), victim.Name(), 3*time.Second),
 			check.Detect(h, during.Selection()),
