@@ -64,9 +64,11 @@ var _ = BeforeSuite(func() {
 	GinkgoWriter.Printf("faultline seed %d — replay with FAULTLINE_SEED=%d\n", runSeed(), runSeed())
 })
 
-var _ = AfterSuite(func() {
+// The outcomes are saved in a ReportAfterSuite, which Ginkgo runs even after an
+// interrupt, so that a run stopped with Ctrl-C still leaves a full report of what ran.
+var _ = ReportAfterSuite("save the report data", func(Report) {
 	dir := os.Getenv("FAULTLINE_REPORT_DIR")
-	if dir == "" {
+	if dir == "" || collector == nil {
 		return
 	}
 	run := collector.Run()
