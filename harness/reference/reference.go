@@ -12,6 +12,16 @@ const Module = "github.com/faultline/faultline/reference-services/cmd/"
 // APIKey is the gateway's demo key, the one the reference system accepts by default.
 const APIKey = "demo-key"
 
+// Keys the reference gateway accepts besides APIKey: another caller on the default
+// limit, and a caller on a tier of its own (50 requests/s, burst 50), small enough
+// that a flood past it is cheap to send on any backend.
+const (
+	OtherKey = "other-key"
+	TierKey  = "tier-key"
+	// TierRate is TierKey's limit in requests per second.
+	TierRate = 50
+)
+
 // Option changes the reference declaration, for scenarios that need more replicas or a
 // broken property on purpose.
 type Option func(*harness.System)
@@ -81,7 +91,7 @@ func System(opts ...Option) harness.System {
 				RegistryEnv:  "REGISTRY_ADDR",
 				AdvertiseEnv: "-",
 				IDEnv:        "-",
-				Env:          map[string]string{"GATEWAY_API_KEYS": APIKey + ",other-key"},
+				Env:          map[string]string{"GATEWAY_API_KEYS": APIKey + "," + OtherKey + "," + TierKey + ":50:50"},
 			},
 		},
 	}

@@ -14,7 +14,9 @@ import (
 // turn a property off (Retries 0, Breaker false, Cache false) exist so that the resilience
 // suites can prove they go red when that property is missing.
 type Config struct {
-	// APIKeys are the keys callers must present in X-API-Key (GATEWAY_API_KEYS, comma-separated).
+	// APIKeys are the keys callers must present in X-API-Key (GATEWAY_API_KEYS,
+	// comma-separated). An entry "name:rate" or "name:rate:burst" gives that key a rate
+	// limit of its own instead of Rate and Burst.
 	APIKeys []string
 	// Rate is the sustained requests per second allowed per key (GATEWAY_RATE).
 	Rate float64
@@ -113,9 +115,14 @@ func (c Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	keys := 0
 	for _, k := range c.APIKeys {
-		if k != "" {
-			keys++
+		if k == "" {
+			continue
 		}
+		if _, _, _, err := parseKey(k); err != nil {
+			bad("gateway config: GATEWAY_API_KEYS: %v", err)
+			continue
+		}
+		keys++
 	}
 	if keys == 0 {
 		bad("gateway config: APIKeys is empty: set GATEWAY_API_KEYS to at least one key (default demo-key)")

@@ -501,6 +501,48 @@ func TestRateLimitPerKey(t *testing.T) {
 	}
 }
 
+func TestAKeyCanHaveALimitOfItsOwn(t *testing.T) {
+	t.Parallel()
+	reg := startRegistry(t)
+	reg.register(t, "accounts", startBackend(t, "acc-1"))
+	cfg := testConfig()
+	cfg.APIKeys = []string{testKey, "tier-a:0.5:2"}
+	cfg.Rate, cfg.Burst = 1000, 1000
+	gw := startGateway(t, reg, cfg)
+	tier := map[string]string{APIKeyHeader: "tier-a"}
+	for i := range 2 {
+		if r := gw.call(t, "GET", "/api/accounts/x", "", tier); r.code != http.StatusOK {
+			t.Fatalf("tier-a call %d within its own burst: got %d", i, r.code)
+		}
+	}
+	if r := gw.call(t, "GET", "/api/accounts/x", "", tier); r.code != http.StatusTooManyRequests {
+		t.Fatalf("tier-a past its own burst of 2: got %d, want 429", r.code)
+	}
+	for i := range 5 {
+		if r := gw.get(t, "/api/accounts/x"); r.code != http.StatusOK {
+			t.Fatalf("the default key, call %d: got %d", i, r.code)
+		}
+	}
+	if r := gw.call(t, "GET", "/api/accounts/x", "", map[string]string{APIKeyHeader: "tier-a:0.5:2"}); r.code != http.StatusUnauthorized {
+		t.Fatalf("the entry's full text is not a key: got %d, want 401", r.code)
+	}
+}
+
+func TestBadKeyLimitsAreRefusedByName(t *testing.T) {
+	for entry, want := range map[string]string{
+		"a:fast":  `key "a": rate "fast" is not a number > 0`,
+		"a:5:0":   `key "a": burst "0" is not a whole number >= 1`,
+		"a:1:2:3": `has 4 ':'-separated parts`,
+	} {
+		cfg := testConfig()
+		cfg.APIKeys = []string{entry}
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "GATEWAY_API_KEYS") {
+			t.Errorf("APIKeys %q: error %v, want one naming GATEWAY_API_KEYS and %q", entry, err, want)
+		}
+	}
+}
+
 func TestCacheKeepsRoutingWhileTheRegistryIsDown(t *testing.T) {
 	t.Parallel()
 	reg := startRegistry(t)
