@@ -151,10 +151,6 @@ func (s *service) list(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, out)
 }
 
-type amountRequest struct {
-	Amount *int64 `json:"amount"`
-}
-
 // move returns the handler of deposits (sign +1) and withdrawals (sign -1).
 func (s *service) move(sign int64) http.HandlerFunc {
 	op, ops := "deposit", "deposits"
@@ -162,31 +158,13 @@ func (s *service) move(sign int64) http.HandlerFunc {
 		op, ops = "withdrawal", "withdrawals"
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
-		if err := httpjson.CheckID("account id", id); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		key, err := httpjson.IdempotencyKey(r, true, ops)
+		m, err := httpjson.ReadMutation(w, r, "account id", ops, "amount", `{"amount": 100}`, " (whole cents)")
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		var req amountRequest
-		if err := httpjson.Decode(w, r, &req); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		switch {
-		case req.Amount == nil:
-			s.fail(w, r, httpjson.Required("amount", `{"amount": 100}`))
-			return
-		case *req.Amount <= 0:
-			s.fail(w, r, httpjson.Errorf(http.StatusBadRequest, "field \"amount\" must be > 0 (whole cents), got %d", *req.Amount))
-			return
-		}
-		amount := *req.Amount
-		res, err := s.st.Apply(r.Context(), accountPrefix+id, idem(key, r, req), func(cur store.Current) (store.Outcome, error) {
+		id, amount := m.ID, m.N
+		res, err := s.st.Apply(r.Context(), accountPrefix+id, store.Idempotency{Key: m.Key, Request: m.Request}, func(cur store.Current) (store.Outcome, error) {
 			var acct Account
 			if !cur.Exists {
 				return store.Outcome{}, httpjson.Errorf(http.StatusNotFound, "account %q not found", id)
@@ -221,6 +199,5 @@ func idem(key string, r *http.Request, body any) store.Idempotency {
 	if key == "" {
 		return store.Idempotency{}
 	}
-	b, _ := json.Marshal(body)
-	return store.Idempotency{Key: key, Request: r.Method + " " + r.URL.Path + " " + string(b)}
+	return store.Idempotency{Key: key, Request: httpjson.Fingerprint(r, body)}
 }

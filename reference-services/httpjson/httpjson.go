@@ -266,3 +266,55 @@ func WriteStored(w http.ResponseWriter, status int, body []byte, replayed bool) 
 	}
 	WriteRaw(w, status, body)
 }
+
+// Fingerprint names a request for an idempotency record: method, path and the decoded
+// body, so that a key reused for anything else can be refused.
+func Fingerprint(r *http.Request, body any) string {
+	b, _ := json.Marshal(body)
+	return r.Method + " " + r.URL.Path + " " + string(b)
+}
+
+// Mutation is what an idempotent change to one record arrives with: the record's id (the
+// path value "id"), its Idempotency-Key, one positive whole number from the body, and the
+// request's Fingerprint.
+type Mutation struct {
+	ID      string
+	Key     string
+	N       int64
+	Request string
+}
+
+// ReadMutation reads and checks a Mutation. idLabel names the id in errors ("account
+// id"); ops names the calls in the missing-key error ("deposits"); field is the body's
+// one field ("amount"), example a valid body for errors, unit what the number counts
+// (" (whole cents)", or "").
+func ReadMutation(w http.ResponseWriter, r *http.Request, idLabel, ops, field, example, unit string) (Mutation, error) {
+	m := Mutation{ID: r.PathValue("id")}
+	if err := CheckID(idLabel, m.ID); err != nil {
+		return m, err
+	}
+	key, err := IdempotencyKey(r, true, ops)
+	if err != nil {
+		return m, err
+	}
+	m.Key = key
+	// A struct with the one field, built for its JSON name, keeps Decode's strictness
+	// (unknown fields, wrong types) and its messages.
+	typ := reflect.StructOf([]reflect.StructField{{
+		Name: "N", Type: reflect.TypeFor[*int64](), Tag: reflect.StructTag(`json:"` + field + `"`),
+	}})
+	body := reflect.New(typ)
+	if err := Decode(w, r, body.Interface()); err != nil {
+		return m, err
+	}
+	n := body.Elem().Field(0).Interface().(*int64)
+	switch {
+	case n == nil:
+		return m, Required(field, example)
+	case *n <= 0:
+		return m, Errorf(http.StatusBadRequest, "field %q must be > 0%s, got %d", field, unit, *n)
+	}
+	m.N = *n
+	m.Request = Fingerprint(r, body.Interface())
+	return m, nil
+}

@@ -138,3 +138,37 @@ func TestIdempotencyKey(t *testing.T) {
 		}
 	}
 }
+
+func TestReadMutation(t *testing.T) {
+	cases := []struct {
+		name, id, key, body string
+		wantN               int64
+		wantErr             string
+	}{
+		{"good", "alice", "k1", `{"amount": 5}`, 5, ""},
+		{"no key", "alice", "", `{"amount": 5}`, 0, "Idempotency-Key"},
+		{"bad id", "a b", "k1", `{"amount": 5}`, 0, "account id"},
+		{"missing field", "alice", "k1", `{}`, 0, `"amount"`},
+		{"not positive", "alice", "k1", `{"amount": -2}`, 0, `field "amount" must be > 0 (whole cents), got -2`},
+		{"unknown field", "alice", "k1", `{"amount": 5, "qty": 1}`, 0, "qty"},
+		{"wrong type", "alice", "k1", `{"amount": "five"}`, 0, "amount"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/v1/accounts/x/deposit", strings.NewReader(tc.body))
+			r.SetPathValue("id", tc.id)
+			if tc.key != "" {
+				r.Header.Set(httpjson.IdempotencyKeyHeader, tc.key)
+			}
+			m, err := httpjson.ReadMutation(httptest.NewRecorder(), r, "account id", "deposits", "amount", `{"amount": 100}`, " (whole cents)")
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("error %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+			case tc.wantErr == "" && (m.N != tc.wantN || m.Key != tc.key || m.ID != tc.id || m.Request != `POST /v1/accounts/x/deposit {"amount":5}`):
+				t.Fatalf("mutation %+v", m)
+			}
+		})
+	}
+}

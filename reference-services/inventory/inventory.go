@@ -140,10 +140,6 @@ func (s *service) list(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, out)
 }
 
-type qtyRequest struct {
-	Qty *int64 `json:"qty"`
-}
-
 // change returns the handler of reservations (reserve true) and releases.
 func (s *service) change(reserve bool) http.HandlerFunc {
 	ops := "releases"
@@ -151,31 +147,13 @@ func (s *service) change(reserve bool) http.HandlerFunc {
 		ops = "reservations"
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
-		if err := httpjson.CheckID("item id", id); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		key, err := httpjson.IdempotencyKey(r, true, ops)
+		m, err := httpjson.ReadMutation(w, r, "item id", ops, "qty", `{"qty": 1}`, "")
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		var req qtyRequest
-		if err := httpjson.Decode(w, r, &req); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		switch {
-		case req.Qty == nil:
-			s.fail(w, r, httpjson.Required("qty", `{"qty": 1}`))
-			return
-		case *req.Qty <= 0:
-			s.fail(w, r, httpjson.Errorf(http.StatusBadRequest, "field \"qty\" must be > 0, got %d", *req.Qty))
-			return
-		}
-		qty := *req.Qty
-		res, err := s.st.Apply(r.Context(), itemPrefix+id, idem(key, r, req), func(cur store.Current) (store.Outcome, error) {
+		id, qty := m.ID, m.N
+		res, err := s.st.Apply(r.Context(), itemPrefix+id, store.Idempotency{Key: m.Key, Request: m.Request}, func(cur store.Current) (store.Outcome, error) {
 			var item Item
 			if !cur.Exists {
 				return store.Outcome{}, httpjson.Errorf(http.StatusNotFound, "item %q not found", id)
@@ -213,6 +191,5 @@ func idem(key string, r *http.Request, body any) store.Idempotency {
 	if key == "" {
 		return store.Idempotency{}
 	}
-	b, _ := json.Marshal(body)
-	return store.Idempotency{Key: key, Request: r.Method + " " + r.URL.Path + " " + string(b)}
+	return store.Idempotency{Key: key, Request: httpjson.Fingerprint(r, body)}
 }
