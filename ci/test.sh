@@ -11,7 +11,7 @@ go vet ./...
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 && [ -z "${FAULTLINE_CHROMIUM:-}" ]; then
   echo "test: installing chromium for the report's browser check" >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-  if ! { $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium >/dev/null; }; then
+  if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; then
     echo "test: could not install chromium: the report's browser check will skip" >&2
   fi
 fi
