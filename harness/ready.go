@@ -7,34 +7,45 @@ import (
 	"time"
 )
 
-// waitHealthy polls an instance's health path through its ingress link until it answers
-// 200, so that Up returns a system whose every path is known to work.
-func waitHealthy(ctx context.Context, inst *Instance, path string) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+// WaitHTTP polls url with GET until it answers 200, or timeout (or ctx) ends; the error
+// then says what the last attempt saw. Readiness checks of Up and of readiness hooks
+// such as reference.Ready share it.
+func WaitHTTP(ctx context.Context, url string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
 	var last error
 	for {
-		base, err := inst.URL(ctx)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return fmt.Errorf("wait for %s: %w", url, err)
+		}
+		resp, err := client.Do(req)
 		if err == nil {
-			var req *http.Request
-			req, err = http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
-			if err == nil {
-				var resp *http.Response
-				if resp, err = client.Do(req); err == nil {
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusOK {
-						return nil
-					}
-					err = fmt.Errorf("%s answered %d", path, resp.StatusCode)
-				}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
 			}
+			err = fmt.Errorf("answered %d", resp.StatusCode)
 		}
 		last = err
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s not healthy: %w", inst.Name(), last)
+			return fmt.Errorf("%s not ready within %s: %w", url, timeout, last)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// waitHealthy waits until an instance answers its health path through its ingress link,
+// so that Up returns a system whose every path is known to work.
+func waitHealthy(ctx context.Context, inst *Instance, path string) error {
+	base, err := inst.URL(ctx)
+	if err != nil {
+		return err
+	}
+	if err := WaitHTTP(ctx, base+path, 30*time.Second); err != nil {
+		return fmt.Errorf("%s not healthy: %w", inst.Name(), err)
+	}
+	return nil
 }

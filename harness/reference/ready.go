@@ -82,22 +82,10 @@ func Ready(ctx context.Context, r *harness.Running) error {
 			return err
 		}
 	}
-	client := &http.Client{Timeout: 2 * time.Second}
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.GatewayURL()+"/readyz", nil)
-		resp, err := client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("gateway not ready: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := harness.WaitHTTP(ctx, r.GatewayURL()+"/readyz", time.Minute); err != nil {
+		return fmt.Errorf("gateway not ready: %w", err)
 	}
+	return nil
 }
 
 // Up brings the reference system up with Ready as its readiness check.
