@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,7 +28,36 @@ import (
 
 func TestScenarios(t *testing.T) {
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "faultline resilience scenarios")
+	if !RunSpecs(t, "faultline resilience scenarios") {
+		logFailedChecks(t)
+	}
+}
+
+// logFailedChecks repeats, after Ginkgo's summary, the checks that failed and their
+// figures: the last lines of a long CI log then say what went wrong, not only where.
+func logFailedChecks(t *testing.T) {
+	if collector == nil {
+		return
+	}
+	for _, sc := range collector.Run().Scenarios {
+		if sc.Verdict != report.Fail {
+			continue
+		}
+		t.Logf("FAILED %s", sc.ID)
+		for _, r := range sc.Checks.Failed() {
+			t.Logf("  failed check: %s", r.Message)
+		}
+		if len(sc.Checks.Failed()) == 0 {
+			t.Logf("  %s", firstLine(sc.Failure))
+		}
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // scenarios is the suite, in one place: each group lives in its own file. Add a

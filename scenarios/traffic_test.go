@@ -74,7 +74,7 @@ var isolation = scenario{
 			Expect(kill.Heal(ctx)).To(Succeed())
 		}
 		Expect(waitRegistered(ctx, e, "inventory", 30*time.Second)).To(Succeed())
-		time.Sleep(4 * time.Second)
+		settled(h, faultline.After(h, kills[len(kills)-1]).On("orders"), 0.95, 2*time.Second, 30*time.Second)
 		stopLoads(accounts, orders)
 
 		first, last := kills[0], kills[len(kills)-1]
@@ -153,7 +153,7 @@ var slowDependency = scenario{
 		for _, lat := range slow {
 			Expect(lat.Heal(ctx)).To(Succeed())
 		}
-		time.Sleep(6 * time.Second)
+		settled(h, faultline.After(h, slow[len(slow)-1]).On("orders"), 0.95, 2*time.Second, 30*time.Second)
 		stopLoads(run)
 
 		healStart, _ := slow[0].HealStartedAt()
@@ -274,6 +274,28 @@ func stopLoads(runs ...*load.Run) {
 		_, err := r.Wait()
 		Expect(err).NotTo(HaveOccurred())
 	}
+}
+
+// settled keeps a scenario's load running after a heal until the route has recovered
+// (every w-wide window since some point meets slo, as check.Recover judges it) and has
+// stayed so for three windows more, or until limit passes. It asserts nothing: the
+// scenario's own Recover check, with its bound, judges the history afterwards; settled
+// only makes sure the history goes on long enough to show the recovery on a slow box,
+// instead of stopping the load after a fixed sleep.
+func settled(h *history.History, span faultline.Span, slo float64, w, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		sel := faultline.Between(h, span.Window.Name, span.Window.From, h.Now()).On(span.Routes...).Selection()
+		r := check.Recover(h, sel, slo, w, 0)
+		if d, ok := r.Figure("time_to_recover"); ok && r.Pass {
+			recoveredAt := sel.Window.From + time.Duration(d*float64(time.Millisecond))
+			if h.Now()-recoveredAt >= 3*w {
+				return
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	GinkgoWriter.Printf("%s: not settled within %s of the heal; the recovery check will say how it went\n", span.Window.Name, limit)
 }
 
 // waitRegistered waits until the registry lists exactly the running instances of svc.

@@ -26,7 +26,7 @@ func cmdRun(ctx context.Context, args []string) int {
 		"run.log), pointing <out>/latest at it. Exits non-zero when the suite failed; the report\n"+
 		"is written either way.")
 	kind := fs.String("runtime", harness.RuntimeKind(), "docker, local or auto (docker when an engine answers, else local); default $FAULTLINE_RUNTIME or auto")
-	labels := fs.String("label-filter", "", "Ginkgo label filter picking scenarios, e.g. failover or 'isolation || overload'")
+	labels := fs.String("label-filter", "!slow", "Ginkgo label filter picking scenarios, e.g. failover or 'isolation || overload'; the default leaves out the slow soaks (run them with -label-filter=slow)")
 	focus := fs.String("focus", "", "Ginkgo focus: run only scenarios whose name matches this regular expression")
 	seed := fs.Uint64("seed", 0, "the run's seed, to replay a run's draws exactly (default: $FAULTLINE_SEED, else random)")
 	out := fs.String("out", "", "directory the reports go in (default: reports/ at the module root)")
