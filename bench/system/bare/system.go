@@ -1,0 +1,166 @@
+package bare
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/harness"
+)
+
+// healthTimeout bounds the wait for one process's health path, as the harness's does.
+const healthTimeout = 30 * time.Second
+
+// System is a plan running on a backend, without the harness.
+type System struct {
+	hosts    map[string]string // name → host:port where this process reaches it
+	gateway  string
+	registry string
+	closer   func(context.Context) error
+	once     sync.Once
+	closeErr error
+}
+
+// URL is where this process reaches the named instance directly ("http://host:port").
+func (s *System) URL(name string) string { return "http://" + s.hosts[name] }
+
+// GatewayURL is where clients reach the gateway.
+func (s *System) GatewayURL() string { return s.gateway }
+
+// RegistryURL is where this process reaches the registry.
+func (s *System) RegistryURL() string { return s.registry }
+
+// Close stops every process it started and removes what it made. It is safe to call
+// more than once, and after a failed start.
+func (s *System) Close(ctx context.Context) error {
+	s.once.Do(func() {
+		if s.closer != nil {
+			s.closeErr = s.closer(context.WithoutCancel(ctx))
+		}
+	})
+	return s.closeErr
+}
+
+// backend starts one process of a plan and says where it is reached.
+type backend interface {
+	// start starts p and returns where this process reaches it (host:port).
+	start(ctx context.Context, p Proc) (string, error)
+	// close stops and removes everything started.
+	close(ctx context.Context) error
+}
+
+// run starts plan level by level on be, each level all at once, waits for every
+// process's health path, then for the system's own readiness: the registry lists every
+// business instance and the gateway answers /readyz. On error it closes what it started.
+func run(ctx context.Context, plan Plan, be backend) (s *System, err error) {
+	s = &System{hosts: map[string]string{}, closer: be.close}
+	defer func() {
+		if err != nil {
+			_ = s.Close(ctx)
+			s = nil
+		}
+	}()
+	var mu sync.Mutex
+	for _, level := range plan.Levels {
+		errs := make([]error, len(level))
+		var wg sync.WaitGroup
+		for i, p := range level {
+			wg.Go(func() {
+				host, err := be.start(ctx, p)
+				if err == nil {
+					err = harness.WaitHTTP(ctx, "http://"+host+p.Health, healthTimeout)
+				}
+				if err != nil {
+					errs[i] = fmt.Errorf("start %s: %w", p.Name, err)
+					return
+				}
+				mu.Lock()
+				s.hosts[p.Name] = host
+				switch p.Role {
+				case harness.RoleGateway:
+					s.gateway = "http://" + host
+				case harness.RoleRegistry:
+					s.registry = "http://" + host
+				}
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return s, err
+		}
+	}
+	if err := ready(ctx, plan, s); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// ready waits for what reference.Ready waits for: every business instance listed by the
+// registry, and the gateway ready.
+func ready(ctx context.Context, plan Plan, s *System) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	client := &http.Client{Timeout: 2 * time.Second}
+	services := make([]string, 0, len(plan.Registered))
+	for svc := range plan.Registered {
+		services = append(services, svc)
+	}
+	slices.Sort(services)
+	for _, svc := range services {
+		want := slices.Sorted(slices.Values(plan.Registered[svc]))
+		var got []string
+		for {
+			got, _ = listed(ctx, client, s.registry, svc)
+			if slices.Equal(got, want) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("registry lists %v for %s, want %v: %w", got, svc, want, ctx.Err())
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	if s.gateway != "" {
+		if err := harness.WaitHTTP(ctx, s.gateway+"/readyz", time.Minute); err != nil {
+			return fmt.Errorf("gateway not ready: %w", err)
+		}
+	}
+	return nil
+}
+
+// listed returns the sorted instance ids the registry lists for service.
+func listed(ctx context.Context, client *http.Client, base, service string) ([]string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/services/"+service, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("registry answered %d", resp.StatusCode)
+	}
+	var snap struct {
+		Instances []struct {
+			ID string `json:"id"`
+		} `json:"instances"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
+		return nil, fmt.Errorf("decode registry answer: %w", err)
+	}
+	var ids []string
+	for _, i := range snap.Instances {
+		ids = append(ids, i.ID)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
