@@ -84,9 +84,10 @@ func settled(shots []shot, from, to time.Time, ok func(shot) bool) (time.Time, b
 // healed in rounds (the kinds' own Inject and Heal, without Scope.Apply's proof, which
 // BenchmarkFaultLifecycle times). Inject → seen is from Inject's return to the start of
 // the first request from which on every request sees the fault; heal → served likewise
-// for answers served normally again; both count zero when traffic saw the change before
-// the call returned. A fault that acts by the time its call returns scores under one
-// interval: the probe stream cannot resolve finer.
+// for answers served normally again, among the requests started after the call
+// returned (those started during it are the call's own cost, which the note gives). A
+// fault that acts by the time its call returns scores under one interval: the probe
+// stream cannot resolve finer.
 func BenchmarkFaultPropagation(b *testing.B) {
 	const slow = 100 * time.Millisecond
 	served := func(s shot) bool { return s.err == nil && s.status == 200 && s.end.Sub(s.start) < slow/2 }
@@ -155,16 +156,16 @@ func benchPropagation(b *testing.B, kind string, make func(*netfault.Link) fault
 	var toSeen, toServed, injectCall, healCall []float64
 	missed := 0
 	for _, r := range rs {
-		at, ok := settled(shots, r.injectCall, r.healCall, seen)
+		at, ok := settled(shots, r.injected, r.healCall, seen)
 		if !ok {
 			b.Fatalf("%s: no request between inject and heal saw the fault (%d shots in all)", kind, len(shots))
 		}
-		toSeen = append(toSeen, max(msOf(at.Sub(r.injected)), 0))
-		at, ok = settled(shots, r.healCall, r.end, served)
+		toSeen = append(toSeen, msOf(at.Sub(r.injected)))
+		at, ok = settled(shots, r.healed, r.end, served)
 		if !ok {
 			b.Fatalf("%s: no request after the heal was served normally", kind)
 		}
-		toServed = append(toServed, max(msOf(at.Sub(r.healed)), 0))
+		toServed = append(toServed, msOf(at.Sub(r.healed)))
 		injectCall = append(injectCall, msOf(r.injected.Sub(r.injectCall)))
 		healCall = append(healCall, msOf(r.healed.Sub(r.healCall)))
 		for _, s := range shots { // ran after Inject returned and before Heal began, not hit
