@@ -48,9 +48,9 @@ const (
 	// its etcd is down: well under the client's 5 s timeout.
 	fastFailure = 3500 * time.Millisecond
 	// nemesisWindow is how long the seeded nemesis plays; raise it for a longer soak.
-	nemesisWindow = 24 * time.Second
+	nemesisWindow = 60 * time.Second
 	// nemesisSteps is how many faults it draws over that window.
-	nemesisSteps = 4
+	nemesisSteps = 8
 )
 
 // registryPartition: one accounts instance loses the registry but keeps serving; the
@@ -191,7 +191,7 @@ var databaseLoss = scenario{
 // workers read, write and compare-and-set a few keys; the history must be linearizable
 // and every key must end on a value that was written.
 var nemesis = scenario{
-	hypothesis: "nemesis: under a seeded random nemesis on the accounts instances and links, the kv register stays linearizable and ends on written values",
+	hypothesis: "nemesis: under 60s of seeded random faults on the accounts instances and links, the kv register stays linearizable and ends on written values",
 	labels:     []string{"nemesis"},
 	body: func(ctx SpecContext, e *env, s *spec) {
 		h := e.sys.History()
