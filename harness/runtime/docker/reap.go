@@ -29,6 +29,24 @@ func Reap(ctx context.Context, logger *slog.Logger) (removed int, err error) {
 	return reap(ctx, api, logger)
 }
 
+// ReapRun is Reap for one run: it removes the containers and networks of runID only if
+// the process that labelled them is dead, and leaves a live run alone. It lets a test
+// play "the next run" after killing one of its own without touching other runs'.
+func ReapRun(ctx context.Context, runID string, logger *slog.Logger) (removed int, err error) {
+	if runID == "" {
+		return 0, errors.New("reap run: the run id is empty")
+	}
+	api, err := connect(ctx, pingTimeout)
+	if err != nil {
+		return 0, err
+	}
+	defer api.Close()
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return reapMatching(ctx, api, client.Filters{}.Add("label", LabelRun+"="+runID), logger)
+}
+
 // CleanAll removes every container and network any faultline run left, alive or not
 // (for `faultline clean`). Images are kept: they are a cache keyed by content.
 func CleanAll(ctx context.Context) (removed int, err error) {
@@ -40,10 +58,16 @@ func CleanAll(ctx context.Context) (removed int, err error) {
 	return removeAll(ctx, api, client.Filters{}.Add("label", LabelRun), nil)
 }
 
+// reap removes the leftovers of every dead run.
 func reap(ctx context.Context, api client.APIClient, log *slog.Logger) (int, error) {
+	return reapMatching(ctx, api, client.Filters{}.Add("label", LabelRun), log)
+}
+
+// reapMatching removes what filter matches of runs whose process is dead.
+func reapMatching(ctx context.Context, api client.APIClient, filter client.Filters, log *slog.Logger) (int, error) {
 	host, _ := os.Hostname()
 	keep := func(labels map[string]string) bool { return runAlive(labels, host) }
-	n, err := removeAll(ctx, api, client.Filters{}.Add("label", LabelRun), keep)
+	n, err := removeAll(ctx, api, filter, keep)
 	if n > 0 {
 		log.Debug("reaped leftovers of dead runs", "removed", n)
 	}

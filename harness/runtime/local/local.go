@@ -37,7 +37,8 @@ func WithRunID(id string) Option { return func(rt *Runtime) { rt.runID = id } }
 
 // WithDir sets the root under which each instance gets <dir>/<name>/ for its data
 // directory and log. The caller owns dir: Close leaves it in place, so logs and data
-// can be read after the run. The default is a new temporary directory that Close removes.
+// can be read after the run. The default is a new temporary directory that Close removes
+// (or, should the run be killed before its Close, the next run's Reap).
 func WithDir(dir string) Option { return func(rt *Runtime) { rt.dir = dir } }
 
 // WithLogger sets where the runtime logs what it starts and what exits (default
@@ -55,6 +56,7 @@ type Runtime struct {
 
 	mu        sync.Mutex
 	closed    bool
+	closeDone chan struct{} // closed once the first Close has done its work
 	instances []*Instance
 	names     map[string]bool
 	ports     map[int]bool
@@ -87,9 +89,19 @@ func New(opts ...Option) (*Runtime, error) {
 	}
 	rt.log = rt.log.With("runtime", "local", "run", rt.runID)
 	if rt.dir == "" {
-		dir, err := os.MkdirTemp("", "faultline-"+rt.runID+"-")
+		// A run killed with SIGKILL leaves its directory: the next run removes it.
+		if n, err := Reap(rt.log); err != nil {
+			rt.log.Warn("reap the directories of dead local runs", "err", err)
+		} else if n > 0 {
+			rt.log.Info("removed the directories of dead local runs", "removed", n)
+		}
+		dir, err := os.MkdirTemp("", dirPrefix+rt.runID+"-")
 		if err != nil {
 			return nil, fmt.Errorf("new local runtime %s: run dir: %w", rt.runID, err)
+		}
+		if err := writeOwner(dir); err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, fmt.Errorf("new local runtime %s: %w", rt.runID, err)
 		}
 		rt.dir, rt.ownDir = dir, true
 	} else {
@@ -356,14 +368,21 @@ func (rt *Runtime) Leftovers(ctx context.Context) ([]string, error) {
 // Close kills every instance's process group, waits until each is reaped, stops the
 // proxy server and removes the run directory if New made it. It does its work even if
 // ctx is already cancelled (test cleanups run after the test's context ends), waiting at
-// most a few seconds for killed processes. It is safe to call more than once.
+// most a few seconds for killed processes. It is safe to call more than once, and from
+// several goroutines at once: every call returns only once the first has finished, so
+// that a caller that exits the process next (Ginkgo after its cleanup, while the
+// harness's signal handler is closing the same run) cannot cut the work short.
 func (rt *Runtime) Close(ctx context.Context) error {
 	rt.mu.Lock()
 	if rt.closed {
+		done := rt.closeDone
 		rt.mu.Unlock()
+		<-done
 		return nil
 	}
 	rt.closed = true
+	rt.closeDone = make(chan struct{})
+	defer close(rt.closeDone)
 	insts := append([]*Instance(nil), rt.instances...)
 	proxy := rt.proxy
 	rt.mu.Unlock()

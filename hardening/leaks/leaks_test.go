@@ -1,0 +1,608 @@
+package leaks_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/faultline/faultline/harness/runtime/conformance"
+	"github.com/faultline/faultline/harness/runtime/docker"
+	"github.com/faultline/faultline/harness/runtime/local"
+)
+
+// Bounds of one case. A docker bring-up on two shared cores takes a few seconds; these
+// only stop a stuck child from hanging the package.
+const (
+	readyTimeout = 2 * time.Minute  // from start to READY, or to the end of a non-hanging child
+	exitTimeout  = 90 * time.Second // from the signal to the child's exit
+	settle       = 10 * time.Second // for the kernel to finish off processes and listeners
+)
+
+// ending is one way a run can end.
+type ending struct {
+	name   string
+	mode   string         // the child's LEAKS_ENDING
+	signal syscall.Signal // sent once the child says READY; 0 for none
+}
+
+var endings = []ending{
+	{name: "success", mode: "pass"},
+	{name: "failed-spec", mode: "fail"},
+	{name: "panic", mode: "panic"},
+	{name: "SIGINT", mode: "hang", signal: syscall.SIGINT},
+	{name: "SIGTERM", mode: "hang", signal: syscall.SIGTERM},
+	{name: "SIGKILL-then-reaper", mode: "hang", signal: syscall.SIGKILL},
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if childDir != "" {
+		_ = os.RemoveAll(childDir)
+	}
+	os.Exit(code)
+}
+
+// TestNothingOfARunRemains runs the child suite once per ending and backend and fails
+// for every container, network, process, proxy listener or run directory of that run
+// that is left once the run has ended (after the reaper, for SIGKILL).
+func TestNothingOfARunRemains(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs child test processes and containers: skipped under -short")
+	}
+	bin := buildChild(t)
+	svc := conformance.BuildTestService(t).Binary
+	actx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	dockerUp := docker.Available(actx)
+	cancel()
+	for _, backend := range []string{"local", "docker"} {
+		for _, e := range endings {
+			t.Run(backend+"/"+e.name, func(t *testing.T) {
+				if backend == "docker" && !dockerUp {
+					t.Skip("no Docker engine answers: the docker backend's leak checks are skipped (start Docker to run them)")
+				}
+				t.Parallel()
+				runCase(t, bin, svc, backend, e)
+			})
+		}
+	}
+}
+
+// runCase runs one child to the given ending and checks what it left.
+func runCase(t *testing.T, bin, svc, backend string, e ending) {
+	c := startChild(t, bin, svc, backend, e.mode)
+	if e.signal == 0 {
+		c.waitExit(t, readyTimeout)
+		c.checkEnding(t, e)
+		f := c.awaitFacts(t)
+		requireNone(t, probeUntilGone(t, backend, f, c.mark), "after the child ended ("+e.name+")")
+		return
+	}
+
+	c.awaitReady(t)
+	f := c.awaitFacts(t)
+	// The probes must see the live run, or their silence afterwards would prove nothing.
+	requireAlive(t, backend, f, probe(t, backend, f, c.mark))
+	if backend == "docker" {
+		n, err := docker.ReapRun(t.Context(), f.run, nil)
+		if err != nil {
+			t.Fatalf("reap run %s while it is alive: %v", f.run, err)
+		}
+		if n != 0 {
+			t.Fatalf("the reaper removed %d resources of run %s, whose process is alive: it must leave a live run alone", n, f.run)
+		}
+	}
+	if err := c.cmd.Process.Signal(e.signal); err != nil {
+		t.Fatalf("send %v to the child: %v", e.signal, err)
+	}
+	c.waitExit(t, exitTimeout)
+	c.checkEnding(t, e)
+	if e.signal != syscall.SIGKILL {
+		requireNone(t, probeUntilGone(t, backend, f, c.mark), "after "+e.name)
+		return
+	}
+
+	// SIGKILL: nothing in the child could clean up, and the next run's reaper must.
+	if backend == "local" {
+		reapLocal(t, f, c.mark)
+	} else {
+		reapDocker(t, f, probe(t, backend, f, c.mark))
+	}
+	requireNone(t, probeUntilGone(t, backend, f, c.mark), "after SIGKILL and the next run's reaper")
+}
+
+// reapLocal checks what a killed local run leaves, then plays the next run: the
+// kernel kills the instances with their harness (Pdeathsig), so no process or proxy
+// may be left even before the reaper; only the run directory stays, and a new local
+// runtime removes it.
+func reapLocal(t testing.TB, f facts, mark string) {
+	t.Helper()
+	r := probeUntil(t, "local", f, mark, func(r remains) bool { return len(r.processes)+len(r.listeners) == 0 })
+	if len(r.processes) > 0 || len(r.listeners) > 0 {
+		t.Errorf("after SIGKILL, before any reaper: %s", strings.Join(append(r.processes, r.listeners...), "; "))
+	}
+	if len(r.dirs) == 0 {
+		t.Logf("after SIGKILL run %s left no run directory: another run's reaper got there first", f.run)
+	}
+	next, err := local.New()
+	if err != nil {
+		t.Fatalf("the next local run: %v", err)
+	}
+	if err := next.Close(context.Background()); err != nil {
+		t.Errorf("close the next local run: %v", err)
+	}
+}
+
+// reapDocker plays the next run after a killed docker run: its containers and
+// network are still there (nothing removed them), and the reaper removes them.
+func reapDocker(t testing.TB, f facts, r remains) {
+	t.Helper()
+	left := len(r.containers) + len(r.networks)
+	if left == 0 {
+		t.Logf("after SIGKILL no container or network of run %s was left: another run's reaper got there first", f.run)
+		return
+	}
+	t.Logf("after SIGKILL run %s left, as it must: %s", f.run, strings.Join(append(r.containers, r.networks...), "; "))
+	n, err := docker.ReapRun(t.Context(), f.run, nil)
+	if err != nil {
+		t.Errorf("the next run's reaper failed on run %s: %v", f.run, err)
+	}
+	if n < left {
+		t.Errorf("the reaper removed %d resources of dead run %s, want at least the %d left", n, f.run, left)
+	}
+}
+
+// requireAlive fails unless the probes found every kind of resource a live run holds on
+// backend: on local, among them a process of every pid the child announced.
+func requireAlive(t testing.TB, backend string, f facts, r remains) {
+	t.Helper()
+	var missing []string
+	for _, pid := range f.pids {
+		if !slices.ContainsFunc(r.processes, func(p string) bool { return strings.HasPrefix(p, fmt.Sprintf("process %d ", pid)) }) {
+			missing = append(missing, fmt.Sprintf("instance process %d does not carry the run's mark", pid))
+		}
+	}
+	if len(r.listeners) == 0 {
+		missing = append(missing, "no proxy listens")
+	}
+	switch backend {
+	case "local":
+		if len(r.processes) < 2 {
+			missing = append(missing, fmt.Sprintf("%d instance processes carry the run's mark, want 2", len(r.processes)))
+		}
+		if len(r.dirs) == 0 {
+			missing = append(missing, "no run directory")
+		}
+	case "docker":
+		if len(r.containers) == 0 {
+			missing = append(missing, "no container carries the run's label")
+		}
+		if len(r.networks) == 0 {
+			missing = append(missing, "no network carries the run's label")
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("the probes cannot see the live run (%s), so they could not see a leak either", strings.Join(missing, ", "))
+	}
+}
+
+// requireNone fails with every leftover, naming when it was looked for.
+func requireNone(t testing.TB, r remains, when string) {
+	t.Helper()
+	for _, l := range r.all() {
+		t.Errorf("leak %s: %s", when, l)
+	}
+}
+
+// ----- the child process -----
+
+// childDir holds the compiled child suite for the life of the test binary.
+var (
+	childOnce sync.Once
+	childDir  string
+	childBin  string
+	childErr  error
+)
+
+// buildChild compiles testdata/child with `go test -c`, once per test binary.
+func buildChild(t testing.TB) string {
+	t.Helper()
+	childOnce.Do(func() {
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			childErr = fmt.Errorf("the go command is needed to build the child suite: %w", err)
+			return
+		}
+		if childDir, err = os.MkdirTemp("", "faultline-leaks-"); err != nil {
+			childErr = fmt.Errorf("build the child suite: %w", err)
+			return
+		}
+		childBin = filepath.Join(childDir, "child.test")
+		cmd := exec.Command(goBin, "test", "-c", "-o", childBin, "./testdata/child")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			childErr = fmt.Errorf("go test -c ./testdata/child: %w\n%s", err, out)
+		}
+	})
+	if childErr != nil {
+		t.Fatal(childErr)
+	}
+	return childBin
+}
+
+// facts is what the child says about its run on its LEAKS line.
+type facts struct {
+	run     string
+	pid     int
+	dir     string   // local run directory
+	pids    []int    // local instance processes
+	proxies []string // every link's host address
+	toxics  int
+}
+
+func parseFacts(line string) (facts, error) {
+	var f facts
+	for _, field := range strings.Fields(strings.TrimPrefix(line, "LEAKS ")) {
+		k, v, _ := strings.Cut(field, "=")
+		switch k {
+		case "run":
+			f.run = v
+		case "pid":
+			f.pid, _ = strconv.Atoi(v)
+		case "dir":
+			f.dir = v
+		case "pids":
+			for _, p := range strings.Split(v, ",") {
+				if n, err := strconv.Atoi(p); err == nil {
+					f.pids = append(f.pids, n)
+				}
+			}
+		case "proxies":
+			if v != "" {
+				f.proxies = strings.Split(v, ",")
+			}
+		case "toxics":
+			f.toxics, _ = strconv.Atoi(v)
+		}
+	}
+	if f.run == "" || len(f.proxies) == 0 || f.toxics == 0 {
+		return f, fmt.Errorf("LEAKS line %q lacks the run id, the proxies or the toxic", line)
+	}
+	return f, nil
+}
+
+// child is one run of the child suite.
+type child struct {
+	cmd  *exec.Cmd
+	mark string
+
+	mu      sync.Mutex
+	out     bytes.Buffer // everything the child wrote, for failure messages
+	partial []byte       // an unfinished line
+	facts   *facts
+	factErr error
+	factsCh chan struct{} // closed once the LEAKS line is read
+	readyCh chan struct{} // closed once the READY line is read
+	doneCh  chan struct{} // closed once the child is reaped
+	waitErr error
+}
+
+// startChild starts the child suite on backend, to end as mode says. Its cleanup kills
+// the child if it still runs and, on docker, reaps what its run left, so that a failed
+// case leaves nothing either.
+func startChild(t testing.TB, bin, svc, backend, mode string) *child {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	c := &child{
+		mark:    "leaks-" + hex.EncodeToString(b[:]),
+		factsCh: make(chan struct{}),
+		readyCh: make(chan struct{}),
+		doneCh:  make(chan struct{}),
+	}
+	c.cmd = exec.Command(bin, "-test.run=^TestChild$", "-test.v", "-test.timeout=5m", "-ginkgo.no-color")
+	c.cmd.Dir = t.TempDir()
+	c.cmd.Env = append(os.Environ(),
+		"LEAKS_ENDING="+mode, "LEAKS_BACKEND="+backend, "LEAKS_SERVICE="+svc, "LEAKS_MARK="+c.mark)
+	c.cmd.Stdout, c.cmd.Stderr = c, c
+	// Should an instance inherit the child's output and outlive it, Wait still returns.
+	c.cmd.WaitDelay = 5 * time.Second
+	if err := c.cmd.Start(); err != nil {
+		t.Fatalf("start the child suite: %v", err)
+	}
+	go func() {
+		c.waitErr = c.cmd.Wait()
+		close(c.doneCh)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-c.doneCh:
+		default:
+			_ = c.cmd.Process.Kill()
+			<-c.doneCh
+		}
+		c.mu.Lock()
+		f := c.facts
+		c.mu.Unlock()
+		if backend == "docker" && f != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if _, err := docker.ReapRun(ctx, f.run, nil); err != nil {
+				t.Logf("clean up after the case: reap run %s: %v", f.run, err)
+			}
+		}
+		if t.Failed() {
+			t.Logf("the child's output:\n%s", c.output())
+		}
+	})
+	return c
+}
+
+// Write takes the child's stdout and stderr, and reads the LEAKS and READY lines.
+func (c *child) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.out.Write(p)
+	c.partial = append(c.partial, p...)
+	for {
+		i := bytes.IndexByte(c.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := strings.TrimSpace(string(c.partial[:i]))
+		c.partial = c.partial[i+1:]
+		switch {
+		case strings.HasPrefix(line, "LEAKS ") && c.facts == nil && c.factErr == nil:
+			f, err := parseFacts(line)
+			c.facts, c.factErr = &f, err
+			close(c.factsCh)
+		case strings.HasPrefix(line, "READY "):
+			select {
+			case <-c.readyCh:
+			default:
+				close(c.readyCh)
+			}
+		}
+	}
+	return len(p), nil
+}
+
+func (c *child) output() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.String()
+}
+
+// awaitFacts returns what the child said about its run.
+func (c *child) awaitFacts(t testing.TB) facts {
+	t.Helper()
+	select {
+	case <-c.factsCh:
+	case <-c.doneCh:
+		select {
+		case <-c.factsCh:
+		default:
+			t.Fatalf("the child ended without saying what it started (%v)", c.waitErr)
+		}
+	case <-time.After(readyTimeout):
+		t.Fatalf("the child said nothing of its run within %s", readyTimeout)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.factErr != nil {
+		t.Fatal(c.factErr)
+	}
+	return *c.facts
+}
+
+// awaitReady returns once the child hangs in its spec, waiting for a signal.
+func (c *child) awaitReady(t testing.TB) {
+	t.Helper()
+	select {
+	case <-c.readyCh:
+	case <-c.doneCh:
+		t.Fatalf("the child ended (%v) before it was READY", c.waitErr)
+	case <-time.After(readyTimeout):
+		t.Fatalf("the child was not READY within %s", readyTimeout)
+	}
+}
+
+// waitExit waits for the child to end.
+func (c *child) waitExit(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	select {
+	case <-c.doneCh:
+	case <-time.After(timeout):
+		t.Fatalf("the child did not end within %s", timeout)
+	}
+}
+
+// checkEnding fails unless the child ended the way the case made it end, so that a case
+// cannot pass by ending some other way.
+func (c *child) checkEnding(t testing.TB, e ending) {
+	t.Helper()
+	var exit *exec.ExitError
+	errors.As(c.waitErr, &exit)
+	out := c.output()
+	switch {
+	case e.mode == "pass":
+		if c.waitErr != nil {
+			t.Errorf("the passing child ended with %v", c.waitErr)
+		}
+	case e.mode == "fail":
+		if exit == nil || !strings.Contains(out, "a failure on purpose") {
+			t.Errorf("the child did not end with its failed spec (%v)", c.waitErr)
+		}
+	case e.mode == "panic":
+		if exit == nil || !strings.Contains(out, "a panic on purpose") {
+			t.Errorf("the child did not end with its panic (%v)", c.waitErr)
+		}
+	case e.signal == syscall.SIGKILL:
+		ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+			t.Errorf("the child did not die of SIGKILL (%v)", c.waitErr)
+		}
+	default:
+		if c.waitErr == nil {
+			t.Errorf("the child passed after %v: it should have been interrupted", e.signal)
+		}
+	}
+}
+
+// ----- the probes -----
+
+// remains is what a probe found of one run.
+type remains struct {
+	containers []string
+	networks   []string
+	processes  []string
+	listeners  []string
+	dirs       []string
+}
+
+func (r remains) all() []string {
+	var out []string
+	for _, s := range [][]string{r.containers, r.networks, r.processes, r.listeners, r.dirs} {
+		out = append(out, s...)
+	}
+	return out
+}
+
+// probeUntilGone probes until nothing of the run is left or settle has passed, and
+// returns the last probe: processes and listeners of a dead parent take the kernel a
+// moment to finish off.
+func probeUntilGone(t testing.TB, backend string, f facts, mark string) remains {
+	t.Helper()
+	return probeUntil(t, backend, f, mark, func(r remains) bool { return len(r.all()) == 0 })
+}
+
+// probeUntil probes until done holds or settle has passed, and returns the last probe.
+func probeUntil(t testing.TB, backend string, f facts, mark string, done func(remains) bool) remains {
+	t.Helper()
+	deadline := time.Now().Add(settle)
+	for {
+		r := probe(t, backend, f, mark)
+		if done(r) || time.Now().After(deadline) {
+			return r
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// probe looks for every resource of the run that f describes: its containers and
+// networks (docker), its processes and run directory (local), and listeners on its
+// proxies' addresses (both).
+func probe(t testing.TB, backend string, f facts, mark string) remains {
+	t.Helper()
+	var r remains
+	if backend == "docker" {
+		r.containers, r.networks = dockerResources(t, f.run)
+	}
+	r.processes = markedProcesses(mark)
+	for _, addr := range f.proxies {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+			r.listeners = append(r.listeners, fmt.Sprintf("something listens on proxy address %s of run %s", addr, f.run))
+		}
+	}
+	if f.dir != "" {
+		if _, err := os.Stat(f.dir); err == nil {
+			r.dirs = append(r.dirs, "run directory "+f.dir)
+		}
+	}
+	return r
+}
+
+// dockerResources lists the containers and networks labelled with run, and only those:
+// other runs on the same engine are none of this test's business.
+func dockerResources(t testing.TB, run string) (containers, networks []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	api, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		t.Fatalf("docker client: %v", err)
+	}
+	defer api.Close()
+	filter := client.Filters{}.Add("label", docker.LabelRun+"="+run)
+	cs, err := api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filter})
+	if err != nil {
+		t.Fatalf("list the containers of run %s: %v", run, err)
+	}
+	for _, c := range cs.Items {
+		name := c.ID
+		if len(c.Names) > 0 {
+			name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		containers = append(containers, fmt.Sprintf("container %s (%s) of run %s", name, c.State, run))
+	}
+	ns, err := api.NetworkList(ctx, client.NetworkListOptions{Filters: filter})
+	if err != nil {
+		t.Fatalf("list the networks of run %s: %v", run, err)
+	}
+	for _, n := range ns.Items {
+		networks = append(networks, fmt.Sprintf("network %s of run %s", n.Name, run))
+	}
+	return containers, networks
+}
+
+// markedProcesses lists the live processes whose environment holds mark: the run's
+// instances, whatever pid they had after a restart. Container processes are in another
+// pid namespace on these machines and show only on the docker probe.
+func markedProcesses(mark string) []string {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if alive, comm := processWithMark(pid, mark); alive {
+			out = append(out, fmt.Sprintf("process %d (%s) with LEAKS_INSTANCE=%s", pid, comm, mark))
+		}
+	}
+	return out
+}
+
+// processWithMark reports whether pid is a live process (not a zombie) whose
+// environment holds LEAKS_INSTANCE=mark (an instance of the run, not the child suite
+// itself, which holds LEAKS_MARK), and its command name.
+func processWithMark(pid int, mark string) (bool, string) {
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	want := "LEAKS_INSTANCE=" + mark + "\x00"
+	if err != nil || !bytes.Contains(env, []byte("\x00"+want)) && !bytes.HasPrefix(env, []byte(want)) {
+		return false, ""
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false, ""
+	}
+	s := string(stat)
+	open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || closing < open || closing+2 >= len(s) {
+		return false, ""
+	}
+	if state := s[closing+2]; state == 'Z' || state == 'X' {
+		return false, ""
+	}
+	return true, s[open+1 : closing]
+}
