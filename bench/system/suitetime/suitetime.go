@@ -1,0 +1,84 @@
+// Package suitetime splits a scenario suite's saved outcomes (harness/report's
+// scenarios.json) into the time its scenarios inherently need — each fault's active
+// span, from injection to healed, and each measured recovery — and the time they spend
+// around it, so that a suite's wall time can be set against what it could not do without.
+//
+// It reads report data only; it imports harness/report and nothing that runs anything.
+package suitetime
+
+import (
+	"slices"
+	"time"
+
+	"github.com/faultline/faultline/harness/report"
+)
+
+// Split is where a suite's scenarios spent their time.
+type Split struct {
+	// Scenarios counts the scenarios that ran (skipped ones excluded); Failed those of
+	// them that failed.
+	Scenarios, Failed int
+	// Durations is the sum of the scenarios' own wall times.
+	Durations time.Duration
+	// FaultActive is the sum, over scenarios, of the time at least one fault was active:
+	// the union of each fault's span from injection to healed.
+	FaultActive time.Duration
+	// Recovery is the sum of the scenarios' measured times to recover.
+	Recovery time.Duration
+}
+
+// Inherent is the time the scenarios cannot do without: faults active plus recovery.
+func (s Split) Inherent() time.Duration { return s.FaultActive + s.Recovery }
+
+// Of splits a run's scenarios.
+func Of(run report.Run) Split {
+	var s Split
+	for _, sc := range run.Scenarios {
+		if sc.Verdict == report.Skipped {
+			continue
+		}
+		s.Scenarios++
+		if sc.Verdict == report.Fail {
+			s.Failed++
+		}
+		s.Durations += sc.Duration
+		s.FaultActive += active(sc)
+		if sc.Recovery != nil && *sc.Recovery > 0 {
+			s.Recovery += *sc.Recovery
+		}
+	}
+	return s
+}
+
+// active is the length of the union of a scenario's fault spans. A fault without a
+// healed time counts until its heal started, else until the scenario's window ends.
+func active(sc report.Scenario) time.Duration {
+	type span struct{ from, to time.Duration }
+	var spans []span
+	for _, f := range sc.Faults {
+		to := f.HealedAt
+		if to == 0 {
+			to = f.HealStartedAt
+		}
+		if to == 0 {
+			to = sc.Window.To
+		}
+		if to > f.InjectedAt {
+			spans = append(spans, span{f.InjectedAt, to})
+		}
+	}
+	slices.SortFunc(spans, func(a, b span) int { return int(a.from - b.from) })
+	var total, end time.Duration
+	for i, sp := range spans {
+		if i == 0 || sp.from > end {
+			total += sp.to - sp.from
+			end = sp.to
+			continue
+		}
+		if sp.to > end {
+			total += sp.to - end
+			end = sp.to
+		}
+	}
+	return total
+}
