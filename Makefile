@@ -7,7 +7,7 @@ BIN      := $(CURDIR)/bin
 export CGO_ENABLED = 0
 export FAULTLINE_ETCD ?= $(BIN)/etcd
 
-.PHONY: run test images build clean vet
+.PHONY: run test bench images build clean vet
 
 ## run: run the resilience suite (docker where an engine answers, else local) and leave reports/latest/index.html
 run: build
@@ -16,6 +16,10 @@ run: build
 ## test: every test: unit, service, harness and scenario suites
 test:
 	bash ci/test.sh
+
+## bench: every benchmark under bench/, each figure next to its baseline from the same run, into BENCHMARKS.md
+bench: build
+	bash ci/bench.sh
 
 ## images: build every scratch image offline
 images: build

@@ -96,13 +96,13 @@ func BenchmarkSuiteWallTime(b *testing.B) {
 		Group: "suite", Name: "local suite wall time against the sum of its scenarios' own durations",
 		Measured: wall.Seconds(), Baseline: split.Durations.Seconds(),
 		BaselineName: "sum of the scenarios' spec durations (the rest is process start, bring-up, seeding, teardown)",
-		Unit: "s", Samples: 1, Note: outcome,
+		Unit:         "s", Samples: 1, Note: outcome,
 	})
 	figure.Report(b, figure.Figure{
 		Group: "suite", Name: "scenario time against its inherent fault and recovery time",
 		Measured: split.Durations.Seconds(), Baseline: split.Inherent().Seconds(),
 		BaselineName: "sum of fault-active time and measured recovery",
-		Unit: "s", Samples: split.Scenarios,
+		Unit:         "s", Samples: split.Scenarios,
 		Note: "the rest is steady-state checks before and after, load before each fault and after each heal",
 	})
 }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `make bench`: runs every benchmark under bench/ once (each decides its own sample
+# count and measures its baseline in the same run), collects their figures into a fresh
+# JSON-lines file (FAULTLINE_BENCH_OUT) and writes BENCHMARKS.md at the repository root
+# with cmd/benchmd. Packages run one at a time (-p 1) so that no benchmark shares the
+# machine with another. Whatever the docker benchmarks start is named
+# faultline-bench-<session>-…, and removed on exit, even after a failure or Ctrl-C;
+# local processes die with the benchmark that started them. Docker figures skip, saying
+# so, where no engine answers. BENCHMARKS.md is written even when a benchmark failed,
+# listing it; the script then exits non-zero.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export CGO_ENABLED=0
+export FAULTLINE_ETCD="${FAULTLINE_ETCD:-$PWD/bin/etcd}"
+export FAULTLINE_BIN="${FAULTLINE_BIN:-$PWD/bin}"
+export FAULTLINE_BENCH_SESSION="$(date -u +%H%M%S)$$"
+work="$(mktemp -d -t faultline-bench-XXXXXX)"
+export FAULTLINE_BENCH_OUT="$work/figures.jsonl"
+: >"$FAULTLINE_BENCH_OUT"
+
+cleanup() {
+  if command -v docker >/dev/null 2>&1 && docker version >/dev/null 2>&1; then
+    prefix="faultline-bench-$FAULTLINE_BENCH_SESSION-"
+    ids="$(docker ps -aq --filter "name=$prefix")"
+    if [ -n "$ids" ]; then
+      echo "bench: removing containers left by this run" >&2
+      docker rm -f $ids >/dev/null || true
+    fi
+    nets="$(docker network ls -q --filter "name=$prefix")"
+    if [ -n "$nets" ]; then
+      docker network rm $nets >/dev/null || true
+    fi
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if ! command -v docker >/dev/null 2>&1 || ! docker version >/dev/null 2>&1; then
+  echo "bench: no Docker engine answers: the docker figures will be skipped" >&2
+fi
+echo "bench: go test -p 1 -run '^\$' -bench . -benchtime=1x -count=1 -timeout 30m ./bench/..." >&2
+go test -p 1 -run '^$' -bench . -benchtime=1x -count=1 -timeout 30m ./bench/... 2>&1 | tee "$work/bench.log"
+status=${PIPESTATUS[0]}
+if ! go run ./cmd/benchmd -in "$FAULTLINE_BENCH_OUT" -log "$work/bench.log" -out BENCHMARKS.md; then
+  echo "bench: could not write BENCHMARKS.md" >&2
+  exit 1
+fi
+echo "bench: wrote BENCHMARKS.md ($(grep -c . "$FAULTLINE_BENCH_OUT") figures)" >&2
+exit "$status"
