@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,7 +29,7 @@ func StartLocal(ctx context.Context, plan Plan, b *build.Builder) (*System, erro
 	if err != nil {
 		return nil, fmt.Errorf("bare local: %w", err)
 	}
-	be := &localBackend{dir: dir, builder: b, ports: map[string]int{}}
+	be := &localBackend{dir: dir, builder: b, ports: map[string]int{}, spawn: newSpawner()}
 	for _, level := range plan.Levels {
 		for _, p := range level {
 			port, err := freePort(be.ports)
@@ -46,6 +47,8 @@ type localBackend struct {
 	dir     string
 	builder *build.Builder
 	ports   map[string]int // fixed before any start; read-only after
+
+	spawn *spawner
 
 	mu    sync.Mutex
 	procs []*exec.Cmd
@@ -88,7 +91,7 @@ func (be *localBackend) start(ctx context.Context, p Proc) (string, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = env, data, log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := be.spawn.start(cmd); err != nil {
 		return "", fmt.Errorf("exec %s: %w", bin, err)
 	}
 	be.mu.Lock()
@@ -118,6 +121,7 @@ func (be *localBackend) close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("process %d not reaped after 10s", c.Process.Pid))
 		}
 	}
+	be.spawn.close()
 	if err := os.RemoveAll(be.dir); err != nil {
 		errs = append(errs, err)
 	}
@@ -154,3 +158,43 @@ func freePort(taken map[string]int) (int, error) {
 	}
 	return 0, errors.New("free port: no free loopback port after 100 tries")
 }
+
+// spawner starts every process from one goroutine locked to its OS thread, which lives
+// until close: Linux sends Pdeathsig when the thread that forked a child ends, so the
+// children die with the benchmark even when it is killed, and not before.
+type spawner struct {
+	reqs chan *exec.Cmd
+	errs chan error
+	quit chan struct{}
+	once sync.Once
+}
+
+func newSpawner() *spawner {
+	s := &spawner{reqs: make(chan *exec.Cmd), errs: make(chan error), quit: make(chan struct{})}
+	go func() {
+		goruntime.LockOSThread()
+		defer goruntime.UnlockOSThread()
+		for {
+			select {
+			case cmd := <-s.reqs:
+				s.errs <- cmd.Start()
+			case <-s.quit:
+				return
+			}
+		}
+	}()
+	return s
+}
+
+var errSpawnerClosed = errors.New("spawner closed")
+
+func (s *spawner) start(cmd *exec.Cmd) error {
+	select {
+	case s.reqs <- cmd:
+		return <-s.errs
+	case <-s.quit:
+		return errSpawnerClosed
+	}
+}
+
+func (s *spawner) close() { s.once.Do(func() { close(s.quit) }) }

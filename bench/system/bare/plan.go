@@ -103,7 +103,7 @@ func NewPlan(sys harness.System) (Plan, error) {
 			}
 			for _, p := range procs {
 				put(l, p)
-				if svc.RegistryEnv != "" && svc.Role == harness.RoleService {
+				if svc.RegistryEnv != "" && (svc.Role == "" || svc.Role == harness.RoleService) {
 					plan.Registered[svc.Name] = append(plan.Registered[svc.Name], p.Name)
 				}
 			}
