@@ -316,7 +316,8 @@ func startChild(t testing.TB, bin, svc, backend, mode string) *child {
 		doneCh:  make(chan struct{}),
 	}
 	c.cmd = exec.Command(bin, "-test.run=^TestChild$", "-test.v", "-test.timeout=5m", "-ginkgo.no-color")
-	c.cmd.Dir = t.TempDir()
+	// The child runs in this package's directory, inside the module, so that the
+	// harness can build what FAULTLINE_BIN does not hold (the Toxiproxy server).
 	c.cmd.Env = append(os.Environ(),
 		"LEAKS_ENDING="+mode, "LEAKS_BACKEND="+backend, "LEAKS_SERVICE="+svc, "LEAKS_MARK="+c.mark)
 	c.cmd.Stdout, c.cmd.Stderr = c, c

@@ -107,6 +107,8 @@ type Runtime struct {
 	proxy     *ProxyHost
 	proxyBusy bool
 	closed    bool
+
+	closeMu sync.Mutex // one Close at a time, so that none returns before the first is done
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -358,8 +360,13 @@ func (r *Runtime) StartProxyHost(ctx context.Context, slots int) (runtime.ProxyH
 }
 
 // Close removes every container and the network of the run. It is safe to call more
-// than once; ctx bounds it.
+// than once, and from several goroutines at once: a second Close waits for the first
+// and then looks again, so that a caller that exits the process next (Ginkgo after its
+// cleanup, while the harness's signal handler closes the same run) cannot cut the first
+// short and leave the network behind. ctx bounds it.
 func (r *Runtime) Close(ctx context.Context) error {
+	r.closeMu.Lock()
+	defer r.closeMu.Unlock()
 	r.mu.Lock()
 	first := !r.closed
 	r.closed = true

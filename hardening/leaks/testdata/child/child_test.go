@@ -60,7 +60,9 @@ var _ = Describe("a small system", Ordered, func() {
 	var sys *harness.Running
 
 	BeforeAll(func(ctx SpecContext) {
-		logger := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
+		// Debug level: the runtimes say what they remove at debug, and a leak needs that
+		// story. GinkgoWriter shows it only for a failed or interrupted spec.
+		logger := slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		rt, err := harness.NewRuntime(ctx, os.Getenv("LEAKS_BACKEND"), logger)
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func(ctx context.Context) { _ = rt.Close(ctx) })
