@@ -122,9 +122,10 @@ func killCycles(n int) func(ctx SpecContext, e *env, s *spec) {
 		after := balancesEventually(ctx, e, accts)
 		written := w.readBack(ctx)
 		rec := recoveries(h, cycles, n, took, cycleRecoverWithin)
-		s.check(written, dep.noLoss(after-before), rec)
-		summary := fmt.Sprintf("%d of %d cycles in %s (%s per cycle); %s; %s", len(cycles), n,
-			took.Round(time.Second), (took / time.Duration(max(1, len(cycles)))).Round(100*time.Millisecond), written.Message, rec.Message)
+		sums := dep.noLoss(after - before)
+		s.check(written, sums, rec)
+		summary := fmt.Sprintf("%d of %d cycles in %s (%s per cycle); %s; deposits: %s; %s", len(cycles), n,
+			took.Round(time.Second), (took / time.Duration(max(1, len(cycles)))).Round(100*time.Millisecond), written.Message, sums.Message, rec.Message)
 		GinkgoWriter.Println("durability: " + summary)
 		AddReportEntry("durability figures", summary)
 	}
