@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -38,13 +39,13 @@ func NewRuntime(ctx context.Context, kind string, logger *slog.Logger) (runtime.
 	switch kind {
 	case "auto":
 		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		ok := docker.Available(actx)
+		err := docker.Check(actx)
 		cancel()
-		if ok {
+		if err == nil {
 			logger.Info("runtime auto: a Docker engine answers; using docker")
 			return NewRuntime(ctx, "docker", logger)
 		}
-		logger.Info("runtime auto: no Docker engine answers; using local processes")
+		logger.Info("runtime auto: no Docker engine answers; using local processes", "reason", err)
 		return NewRuntime(ctx, "local", logger)
 	case "local":
 		rt, err := local.New(local.WithLogger(logger))
@@ -53,7 +54,10 @@ func NewRuntime(ctx context.Context, kind string, logger *slog.Logger) (runtime.
 		}
 		return rt, nil
 	case "docker":
-		if n, err := docker.Reap(ctx, logger); err != nil {
+		if n, err := docker.Reap(ctx, logger); errors.Is(err, docker.ErrUnreachable) {
+			// Fail before building anything: nothing can run without an engine.
+			return nil, fmt.Errorf("docker runtime: %w", err)
+		} else if err != nil {
 			logger.Warn("reaping leftovers of dead runs failed", "err", err)
 		} else if n > 0 {
 			logger.Info("reaped leftovers of dead runs", "removed", n)

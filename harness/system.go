@@ -230,7 +230,7 @@ func (s System) Validate() error {
 		if svc.Restart != "on-failure" && svc.Restart != "never" {
 			bad(where, "restart %q is unknown: use on-failure or never", svc.Restart)
 		}
-		if svc.Cluster != nil && svc.Replicas < 2 {
+		if svc.Cluster != nil && svc.Replicas == 1 { // an impossible count is reported above
 			bad(where, "cluster with %d replica has no peer: give it replicas: 2 or more, or drop cluster", svc.Replicas)
 		}
 		if svc.Database != nil && svc.Database.Kind != "etcd" {
@@ -253,7 +253,7 @@ func (s System) Validate() error {
 			case d.Service == svc.Name:
 				bad(where, "depends_on[%d] names the service itself: remove it", j)
 			case !seen[d.Service]:
-				bad(where, "depends_on[%d] names unknown service %q: declare it, or fix the name", j, d.Service)
+				bad(where, "depends_on[%d] names unknown service %q: declare it under services, or fix the name (the system has %s)", j, d.Service, sortedNames(seen))
 			}
 			if d.Env == "" {
 				bad(where, "depends_on[%d].env is empty: name the variable that receives %s's address", j, d.Service)
