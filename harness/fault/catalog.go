@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/faultline/faultline/harness/netfault"
@@ -90,7 +91,11 @@ func NewCatalog() *Catalog {
 		{"restart", hasInstances, func(r *rand.Rand, t Targets) Fault { return Restart(pick(r, t.Instances), t.holdDown()...) }},
 		{"partition", hasPeers, func(r *rand.Rand, t Targets) Fault {
 			seed := r.Int64N(1000)
-			return Partition(t.Peers, pick(r, []Recipe{MajorityMinority(seed), Bridge(seed), Ring(seed)}))
+			recipes := []Recipe{MajorityMinority(seed)}
+			if peerNodes(t.Peers) >= 3 { // a bridge and a ring need a third node
+				recipes = append(recipes, Bridge(seed), Ring(seed))
+			}
+			return Partition(t.Peers, pick(r, recipes))
 		}},
 	} {
 		c.entries = append(c.entries, e)
@@ -99,6 +104,15 @@ func NewCatalog() *Catalog {
 }
 
 var directions = []netfault.Direction{netfault.Upstream, netfault.Downstream, netfault.Both}
+
+// peerNodes counts the nodes of a cluster's directed peer links.
+func peerNodes(peers map[[2]string]*netfault.Link) int {
+	nodes := map[string]bool{}
+	for pair := range peers {
+		nodes[pair[0]], nodes[pair[1]] = true, true
+	}
+	return len(nodes)
+}
 
 func (t Targets) holdDown() []ProcessOption {
 	if t.Holder == nil {
@@ -134,7 +148,8 @@ func (c *Catalog) Only(names ...string) (*Catalog, error) {
 	for _, n := range names {
 		i := slices.IndexFunc(c.entries, func(e Entry) bool { return e.Name == n })
 		if i < 0 {
-			return nil, fmt.Errorf("no fault kind %q in the catalog (it has %v)", n, c.Names())
+			return nil, badParam("catalog", "kind", fmt.Sprintf("%q", n),
+				fmt.Sprintf("no such kind in the catalog: use one of %s, or Register it first", strings.Join(c.Names(), ", ")))
 		}
 		out.entries = append(out.entries, c.entries[i])
 	}

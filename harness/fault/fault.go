@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 )
 
 // Fault is one thing that can go wrong on purpose. Kinds implement only the mechanics;
@@ -78,6 +79,20 @@ func (e *ParamError) Unwrap() error { return ErrInvalid }
 // badParam builds a *ParamError.
 func badParam(kind, field string, value any, fix string) error {
 	return &ParamError{Kind: kind, Field: field, Value: value, Fix: fix}
+}
+
+// isNil reports whether v is nil or an interface holding a nil pointer, which is what
+// a lookup such as Running.Instance hands over for a name it does not know.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Interface, reflect.Chan:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // runSeeded is a Fault that draws random numbers (which requests an HTTP fault hits) and

@@ -56,6 +56,9 @@ type onInstance struct {
 }
 
 func newOnInstance(kind string, inst runtime.Instance, opts []ProcessOption) onInstance {
+	if isNil(inst) {
+		inst = nil // a lookup's nil pointer: refused by validate, never called
+	}
 	o := onInstance{kind: kind, inst: inst, opts: processOptions{grace: DefaultGrace}}
 	for _, opt := range opts {
 		opt(&o.opts)
@@ -67,7 +70,8 @@ func newOnInstance(kind string, inst runtime.Instance, opts []ProcessOption) onI
 func (o *onInstance) validate(holdOK, graceOK, probeOK bool) error {
 	switch {
 	case o.inst == nil:
-		return badParam(o.kind, "instance", nil, "pass the runtime.Instance to act on (Runtime.Start's result)")
+		return badParam(o.kind, "instance", nil, "pass the runtime.Instance to act on (Runtime.Start's result); "+
+			"a lookup such as Running.Instance answers nil when it has no such name: check the name against Running.All")
 	case o.opts.holder != nil && !holdOK:
 		return badParam(o.kind, "HoldDown", o.opts.holder, "HoldDown applies to Kill, Stop and Restart: drop the option")
 	case o.opts.graceSet && !graceOK:

@@ -22,7 +22,8 @@ func Refuse(link *netfault.Link) *RefuseFault { return &RefuseFault{link: link} 
 // Validate checks the parameters.
 func (f *RefuseFault) Validate() error {
 	if f.link == nil {
-		return badParam("refuse", "link", nil, "pass the *netfault.Link of the path to cut")
+		return badParam("refuse", "link", nil, "pass the *netfault.Link of the path to cut; "+
+			"a lookup such as Running.Link answers nil when it has no such name: check the name")
 	}
 	return nil
 }

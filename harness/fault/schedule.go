@@ -41,13 +41,44 @@ func (s Schedule) String() string {
 	return b.String()
 }
 
+// Validate checks a schedule before its first step runs: every step has a fault whose
+// parameters are good, starts at or after the schedule's start and after the previous
+// step has healed, and stays for a positive duration. A hand-written schedule with a
+// bad step is refused whole, instead of failing minutes into a run.
+func (s Schedule) Validate() error {
+	var end time.Duration
+	for i, st := range s {
+		field := func(name string) string { return fmt.Sprintf("step %d: %s", i+1, name) }
+		switch {
+		case st.Fault == nil:
+			return badParam("schedule", field("Fault"), nil, "give every step a fault, e.g. fault.Kill(inst)")
+		case st.At < 0:
+			return badParam("schedule", field("At"), st.At, "give a time >= 0 from the schedule's start")
+		case st.For <= 0:
+			return badParam("schedule", field("For"), st.For, "give a duration > 0: how long the fault stays before it is healed")
+		case st.At < end:
+			return badParam("schedule", field("At"), st.At, fmt.Sprintf("steps run one after another: start it at or after %v, when step %d has healed", end, i))
+		}
+		if v, ok := st.Fault.(Validator); ok {
+			if err := v.Validate(); err != nil {
+				return fmt.Errorf("schedule step %d: %w", i+1, err)
+			}
+		}
+		end = st.At + st.For
+	}
+	return nil
+}
+
+// maxSteps bounds a drawn schedule: at least a second a step, that is over a day.
+const maxSteps = 100_000
+
 // Schedule draws n faults over window from seed: the same seed, catalog and targets
 // give the same schedule, so a failing run replays. The window is cut into n equal
 // slots; each step starts in the first quarter of its slot and is healed before the
 // slot ends, so steps never overlap and the system gets time to recover between them.
 func (c *Catalog) Schedule(seed int64, n int, window time.Duration, targets Targets) (Schedule, error) {
-	if n <= 0 {
-		return nil, badParam("schedule", "n", n, "give a number of steps > 0")
+	if n <= 0 || n > maxSteps {
+		return nil, badParam("schedule", "n", n, fmt.Sprintf("give a number of steps from 1 to %d", maxSteps))
 	}
 	if window < time.Duration(n)*time.Second {
 		return nil, badParam("schedule", "window", window, fmt.Sprintf("give at least 1s per step (%v for %d steps)", time.Duration(n)*time.Second, n))
@@ -67,11 +98,15 @@ func (c *Catalog) Schedule(seed int64, n int, window time.Duration, targets Targ
 }
 
 // Play applies each step at its time from now and heals it after its For, through the
-// scope's lifecycle (so each step's events are in the history). A step the runtime
+// scope's lifecycle (so each step's events are in the history). A schedule that fails
+// Validate is refused before its first step. A step the runtime
 // cannot do (runtime.ErrUnsupported) is noted and skipped; any other failure is
 // returned, joined, after the schedule has run. It stops early when ctx ends, healing
 // what it applied.
 func (s *Scope) Play(ctx context.Context, steps Schedule) error {
+	if err := steps.Validate(); err != nil {
+		return fmt.Errorf("play schedule: %w", err)
+	}
 	start := time.Now()
 	var errs []error
 	for i, st := range steps {

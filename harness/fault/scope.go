@@ -116,24 +116,29 @@ type ApplyOption func(*applyConfig)
 type applyConfig struct {
 	maxDuration   time.Duration
 	verifyTimeout time.Duration
+	err           error // a bad option, refused before anything happens
 }
 
 // WithMaxDuration makes the fault heal by itself after d (recording FaultExpired), so a
 // scenario that forgets it cannot leave it on for the rest of the run.
 func WithMaxDuration(d time.Duration) ApplyOption {
 	return func(c *applyConfig) {
-		if d > 0 {
-			c.maxDuration = d
+		if d <= 0 {
+			c.err = badParam("apply", "WithMaxDuration", d, "give a duration > 0, e.g. 30*time.Second: how long the fault may stay before it heals by itself")
+			return
 		}
+		c.maxDuration = d
 	}
 }
 
 // WithVerifyTimeout changes how long Apply keeps trying to see the fault act.
 func WithVerifyTimeout(d time.Duration) ApplyOption {
 	return func(c *applyConfig) {
-		if d > 0 {
-			c.verifyTimeout = d
+		if d <= 0 {
+			c.err = badParam("apply", "WithVerifyTimeout", d, "give a duration > 0, e.g. 5*time.Second: how long Apply tries to see the fault act")
+			return
 		}
+		c.verifyTimeout = d
 	}
 }
 
@@ -156,6 +161,11 @@ func (s *Scope) Apply(ctx context.Context, f Fault, opts ...ApplyOption) (*Activ
 	a := &Active{scope: s, fault: f, name: f.String(), healed: make(chan struct{})}
 	if t, ok := f.(Targeter); ok {
 		a.target = t.Target()
+	}
+	if cfg.err != nil {
+		err := fmt.Errorf("apply %s: %w", a.name, cfg.err)
+		s.record(a, history.FaultError, "invalid option; nothing injected", err)
+		return nil, err
 	}
 	if v, ok := f.(Validator); ok {
 		if err := v.Validate(); err != nil {

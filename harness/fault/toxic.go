@@ -63,7 +63,8 @@ func newOnLink(kind string, link *netfault.Link, opts []ToxicOption) onLink {
 // validate checks what every toxic fault shares.
 func (o *onLink) validate() error {
 	if o.link == nil {
-		return badParam(o.kind, "link", nil, "pass the *netfault.Link of the path to fault (netfault.Manager.Create or Link)")
+		return badParam(o.kind, "link", nil, "pass the *netfault.Link of the path to fault (netfault.Manager.Create or Link); "+
+			"a lookup such as Running.Link answers nil when it has no such name: check the name")
 	}
 	if !(o.opts.toxicity > 0 && o.opts.toxicity <= 1) {
 		return badParam(o.kind, "Toxicity", o.opts.toxicity, "give a share of connections in (0, 1]; 1 hits every one (Toxiproxy treats 0 as never)")
