@@ -82,8 +82,9 @@ func benchInjectedLatency(b *testing.B, injected time.Duration, samples int) {
 		excess[i] = msOf(d - base - injected)
 	}
 	note := fmt.Sprintf("excess = latency with the toxic − median without (%.2f ms) − injected; "+
-		"one keep-alive connection through an in-process Toxiproxy link; %d rounds alternating without and with",
-		msOf(base), rounds)
+		"one keep-alive connection through an in-process Toxiproxy link; %d rounds alternating without and with; "+
+		"a p99 counts the stalls of a process starved of CPU (load average %s)",
+		msOf(base), rounds, loadAverage())
 	for _, q := range []struct {
 		name string
 		q    float64
