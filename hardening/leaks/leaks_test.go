@@ -40,6 +40,9 @@ type ending struct {
 	name   string
 	mode   string         // the child's LEAKS_ENDING
 	signal syscall.Signal // sent once the child says READY; 0 for none
+	// abrupt: the process dies without running any cleanup, so what it leaves is the
+	// next run's reaper's to remove.
+	abrupt bool
 }
 
 var endings = []ending{
@@ -48,7 +51,13 @@ var endings = []ending{
 	{name: "panic", mode: "panic"},
 	{name: "SIGINT", mode: "hang", signal: syscall.SIGINT},
 	{name: "SIGTERM", mode: "hang", signal: syscall.SIGTERM},
-	{name: "SIGKILL-then-reaper", mode: "hang", signal: syscall.SIGKILL},
+	{name: "SIGKILL-then-reaper", mode: "hang", signal: syscall.SIGKILL, abrupt: true},
+	// An interrupt while Up is still at work: the spec has no Running yet, and only the
+	// runtime's DeferCleanup and the harness's signal handler can tear the run down.
+	{name: "SIGINT-during-up", mode: "hang-in-up", signal: syscall.SIGINT},
+	// A panic in a goroutine that nobody recovers ends the process on the spot, with no
+	// cleanup and no signal handler: for the harness it is a SIGKILL.
+	{name: "crash-then-reaper", mode: "crash", abrupt: true},
 }
 
 func TestMain(m *testing.M) {
@@ -61,7 +70,8 @@ func TestMain(m *testing.M) {
 
 // TestNothingOfARunRemains runs the child suite once per ending and backend and fails
 // for every container, network, process, proxy listener or run directory of that run
-// that is left once the run has ended (after the reaper, for SIGKILL).
+// that is left once the run has ended (after the next run's reaper, for SIGKILL and a
+// crash).
 func TestNothingOfARunRemains(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs child test processes and containers: skipped under -short")
@@ -87,47 +97,44 @@ func TestNothingOfARunRemains(t *testing.T) {
 // runCase runs one child to the given ending and checks what it left.
 func runCase(t *testing.T, bin, svc, backend string, e ending) {
 	c := startChild(t, bin, svc, backend, e.mode)
+	var f facts
 	if e.signal == 0 {
 		c.waitExit(t, readyTimeout)
-		c.checkEnding(t, e)
-		f := c.awaitFacts(t)
-		requireNone(t, probeUntilGone(t, backend, f, c.mark), "after the child ended ("+e.name+")")
-		return
-	}
-
-	c.awaitReady(t)
-	f := c.awaitFacts(t)
-	// The probes must see the live run, or their silence afterwards would prove nothing.
-	requireAlive(t, backend, f, probe(t, backend, f, c.mark))
-	if backend == "docker" {
-		n, err := docker.ReapRun(t.Context(), f.run, nil)
-		if err != nil {
-			t.Fatalf("reap run %s while it is alive: %v", f.run, err)
+		f = c.awaitFacts(t)
+	} else {
+		c.awaitReady(t)
+		f = c.awaitFacts(t)
+		// The probes must see the live run, or their silence afterwards would prove nothing.
+		requireAlive(t, backend, f, probe(t, backend, f, c.mark))
+		if backend == "docker" {
+			n, err := docker.ReapRun(t.Context(), f.run, nil)
+			if err != nil {
+				t.Fatalf("reap run %s while it is alive: %v", f.run, err)
+			}
+			if n != 0 {
+				t.Fatalf("the reaper removed %d resources of run %s, whose process is alive: it must leave a live run alone", n, f.run)
+			}
 		}
-		if n != 0 {
-			t.Fatalf("the reaper removed %d resources of run %s, whose process is alive: it must leave a live run alone", n, f.run)
+		if err := c.cmd.Process.Signal(e.signal); err != nil {
+			t.Fatalf("send %v to the child: %v", e.signal, err)
 		}
+		c.waitExit(t, exitTimeout)
 	}
-	if err := c.cmd.Process.Signal(e.signal); err != nil {
-		t.Fatalf("send %v to the child: %v", e.signal, err)
-	}
-	c.waitExit(t, exitTimeout)
 	c.checkEnding(t, e)
-	if e.signal != syscall.SIGKILL {
+	if !e.abrupt {
 		requireNone(t, probeUntilGone(t, backend, f, c.mark), "after "+e.name)
 		return
 	}
-
-	// SIGKILL: nothing in the child could clean up, and the next run's reaper must.
+	// Nothing in the child could clean up: the next run's reaper must.
 	if backend == "local" {
 		reapLocal(t, f, c.mark)
 	} else {
 		reapDocker(t, f, probe(t, backend, f, c.mark))
 	}
-	requireNone(t, probeUntilGone(t, backend, f, c.mark), "after SIGKILL and the next run's reaper")
+	requireNone(t, probeUntilGone(t, backend, f, c.mark), "after "+e.name+" and the next run's reaper")
 }
 
-// reapLocal checks what a killed local run leaves, then plays the next run: the
+// reapLocal checks what a dead local run leaves, then plays the next run: the
 // kernel kills the instances with their harness (Pdeathsig), so no process or proxy
 // may be left even before the reaper; only the run directory stays, and a new local
 // runtime removes it.
@@ -135,10 +142,10 @@ func reapLocal(t testing.TB, f facts, mark string) {
 	t.Helper()
 	r := probeUntil(t, "local", f, mark, func(r remains) bool { return len(r.processes)+len(r.listeners) == 0 })
 	if len(r.processes) > 0 || len(r.listeners) > 0 {
-		t.Errorf("after SIGKILL, before any reaper: %s", strings.Join(append(r.processes, r.listeners...), "; "))
+		t.Errorf("after the child died, before any reaper: %s", strings.Join(append(r.processes, r.listeners...), "; "))
 	}
 	if len(r.dirs) == 0 {
-		t.Logf("after SIGKILL run %s left no run directory: another run's reaper got there first", f.run)
+		t.Logf("dead run %s left no run directory: another run's reaper got there first", f.run)
 	}
 	next, err := local.New()
 	if err != nil {
@@ -149,16 +156,16 @@ func reapLocal(t testing.TB, f facts, mark string) {
 	}
 }
 
-// reapDocker plays the next run after a killed docker run: its containers and
+// reapDocker plays the next run after a dead docker run: its containers and
 // network are still there (nothing removed them), and the reaper removes them.
 func reapDocker(t testing.TB, f facts, r remains) {
 	t.Helper()
 	left := len(r.containers) + len(r.networks)
 	if left == 0 {
-		t.Logf("after SIGKILL no container or network of run %s was left: another run's reaper got there first", f.run)
+		t.Logf("dead run %s left no container or network: another run's reaper got there first", f.run)
 		return
 	}
-	t.Logf("after SIGKILL run %s left, as it must: %s", f.run, strings.Join(append(r.containers, r.networks...), "; "))
+	t.Logf("dead run %s left, as it must: %s", f.run, strings.Join(append(r.containers, r.networks...), "; "))
 	n, err := docker.ReapRun(t.Context(), f.run, nil)
 	if err != nil {
 		t.Errorf("the next run's reaper failed on run %s: %v", f.run, err)
@@ -453,6 +460,10 @@ func (c *child) checkEnding(t testing.TB, e ending) {
 		if exit == nil || !strings.Contains(out, "a panic on purpose") {
 			t.Errorf("the child did not end with its panic (%v)", c.waitErr)
 		}
+	case e.mode == "crash":
+		if exit == nil || exit.ExitCode() != 2 || !strings.Contains(out, "a crash on purpose") {
+			t.Errorf("the child did not crash with its unrecovered panic (%v)", c.waitErr)
+		}
 	case e.signal == syscall.SIGKILL:
 		ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus)
 		if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
@@ -484,12 +495,20 @@ func (r remains) all() []string {
 	return out
 }
 
-// probeUntilGone probes until nothing of the run is left or settle has passed, and
-// returns the last probe: processes and listeners of a dead parent take the kernel a
-// moment to finish off.
+// probeUntilGone returns what is left of the run. Processes and listeners of a dead
+// parent take the kernel a moment to finish off, so it polls for those for up to
+// settle; containers, networks and run directories do not fade by themselves (only the
+// run or a reaper removes them, and another run's reaper might while it waits), so for
+// those the first look is the truth.
 func probeUntilGone(t testing.TB, backend string, f facts, mark string) remains {
 	t.Helper()
-	return probeUntil(t, backend, f, mark, func(r remains) bool { return len(r.all()) == 0 })
+	first := probe(t, backend, f, mark)
+	if len(first.all()) == 0 {
+		return first
+	}
+	r := probeUntil(t, backend, f, mark, func(r remains) bool { return len(r.processes)+len(r.listeners) == 0 })
+	r.containers, r.networks, r.dirs = first.containers, first.networks, first.dirs
+	return r
 }
 
 // probeUntil probes until done holds or settle has passed, and returns the last probe.

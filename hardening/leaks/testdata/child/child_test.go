@@ -6,8 +6,10 @@
 //
 // It reads:
 //
-//	LEAKS_ENDING   pass, fail (a failed Expect), panic, or hang (print READY and wait to
-//	               be signalled)
+//	LEAKS_ENDING   pass, fail (a failed Expect), panic (in the spec, which Ginkgo
+//	               recovers), crash (a panic in a goroutine, which nobody recovers), or
+//	               hang (print READY and wait to be signalled), or hang-in-up (the
+//	               same, but inside Up, before it returns)
 //	LEAKS_BACKEND  local or docker
 //	LEAKS_SERVICE  the path of conformance's testsvc binary
 //	LEAKS_MARK     a token put in every instance's environment (as LEAKS_INSTANCE), so
@@ -67,13 +69,10 @@ var _ = Describe("a small system", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func(ctx context.Context) { _ = rt.Close(ctx) })
 		sys, err = harness.Up(ctx, system(), harness.WithRuntime(rt), harness.WithLogger(logger),
-			harness.WithStartTimeout(90*time.Second))
+			harness.WithStartTimeout(90*time.Second), harness.WithReadiness(hangInUp))
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func(ctx context.Context) { _ = sys.Down(ctx) })
-		_, err = sys.Link("front-1.back").AddToxic(ctx, netfault.Toxic{
-			Name: "leaks-latency", Type: netfault.TypeLatency, Attributes: map[string]any{"latency": 5},
-		})
-		Expect(err).NotTo(HaveOccurred())
+		Expect(addToxic(ctx, sys)).To(Succeed())
 		announce(ctx, sys)
 	}, NodeTimeout(2*time.Minute))
 
@@ -85,14 +84,45 @@ var _ = Describe("a small system", Ordered, func() {
 			Expect("the system").To(Equal("a failure on purpose"))
 		case "panic":
 			panic("a panic on purpose")
+		case "crash":
+			go func() { panic("a crash on purpose: a panic nobody recovers") }()
+			<-ctx.Done()
 		case "hang":
 			fmt.Println("READY", sys.Runtime().RunID())
 			<-ctx.Done()
 		default:
-			Fail(fmt.Sprintf("LEAKS_ENDING=%q is unknown: use pass, fail, panic or hang", ending))
+			Fail(fmt.Sprintf("LEAKS_ENDING=%q is unknown: use pass, fail, panic, crash or hang", ending))
 		}
 	})
 })
+
+// hangInUp is a readiness check that, for LEAKS_ENDING=hang-in-up, announces the run
+// and waits to be signalled while Up is still bringing the system up: every instance
+// runs, but Up has not returned, so the spec holds no Running to tear down.
+func hangInUp(ctx context.Context, r *harness.Running) error {
+	if os.Getenv("LEAKS_ENDING") != "hang-in-up" {
+		return nil
+	}
+	if err := addToxic(ctx, r); err != nil {
+		return err
+	}
+	announce(ctx, r)
+	fmt.Println("READY", r.Runtime().RunID())
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// addToxic puts a small latency on the front-1.back link, so that the run has a toxic
+// to leave behind.
+func addToxic(ctx context.Context, r *harness.Running) error {
+	_, err := r.Link("front-1.back").AddToxic(ctx, netfault.Toxic{
+		Name: "leaks-latency", Type: netfault.TypeLatency, Attributes: map[string]any{"latency": 5},
+	})
+	if err != nil {
+		return fmt.Errorf("add a toxic to front-1.back: %w", err)
+	}
+	return nil
+}
 
 // announce prints one line the parent parses: the run id, this process's pid, the
 // local run directory and instance pids (local backend only), every link's host address
