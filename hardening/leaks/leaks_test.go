@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -147,7 +148,7 @@ func reapLocal(t testing.TB, f facts, mark string) {
 	if len(r.dirs) == 0 {
 		t.Logf("dead run %s left no run directory: another run's reaper got there first", f.run)
 	}
-	next, err := local.New()
+	next, err := local.New(local.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatalf("the next local run: %v", err)
 	}
@@ -414,6 +415,9 @@ func (c *child) awaitFacts(t testing.TB) facts {
 	defer c.mu.Unlock()
 	if c.factErr != nil {
 		t.Fatal(c.factErr)
+	}
+	if c.facts.pid != c.cmd.Process.Pid {
+		t.Fatalf("the LEAKS line names process %d, but the child is %d", c.facts.pid, c.cmd.Process.Pid)
 	}
 	return *c.facts
 }
