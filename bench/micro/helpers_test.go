@@ -63,11 +63,11 @@ func proxied(b testing.TB, name string) *netfault.Link {
 	return l
 }
 
-// client is a keep-alive HTTP client to url with a per-request timeout, as a service's
-// caller (or vegeta) would hold one; its idle connections are closed at the end.
+// client is a keep-alive HTTP client with a per-request timeout, as a service's caller
+// (or vegeta) would hold one; its idle connections are closed at the end.
 func client(b testing.TB, timeout time.Duration) *http.Client {
 	b.Helper()
-	tr := &http.Transport{MaxIdleConnsPerHost: 4}
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	b.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Timeout: timeout, Transport: tr}
 }

@@ -1,0 +1,18 @@
+//go:build unix
+
+package micro
+
+import (
+	"syscall"
+	"time"
+)
+
+// cpuTime is the CPU time this process has used so far, user and system: a measure of
+// work that, unlike wall time, a busy machine's other processes do not stretch.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
