@@ -41,6 +41,9 @@ type ending struct {
 	name   string
 	mode   string         // the child's LEAKS_ENDING
 	signal syscall.Signal // sent once the child says READY; 0 for none
+	// after is how long after READY the signal goes. When set, READY comes before
+	// anything runs, so the probes are not asked to see the live run first.
+	after time.Duration
 	// abrupt: the process dies without running any cleanup, so what it leaves is the
 	// next run's reaper's to remove.
 	abrupt bool
@@ -56,6 +59,9 @@ var endings = []ending{
 	// An interrupt while Up is still at work: the spec has no Running yet, and only the
 	// runtime's DeferCleanup and the harness's signal handler can tear the run down.
 	{name: "SIGINT-during-up", mode: "hang-in-up", signal: syscall.SIGINT},
+	// The same, halfway through Up: while an instance is being started (or its
+	// container created), a second after the runtime was made.
+	{name: "SIGINT-mid-up", mode: "mid-up", signal: syscall.SIGINT, after: 1500 * time.Millisecond},
 	// A panic in a goroutine that nobody recovers ends the process on the spot, with no
 	// cleanup and no signal handler: for the harness it is a SIGKILL.
 	{name: "crash-then-reaper", mode: "crash", abrupt: true},
@@ -105,8 +111,12 @@ func runCase(t *testing.T, bin, svc, backend string, e ending) {
 	} else {
 		c.awaitReady(t)
 		f = c.awaitFacts(t)
-		// The probes must see the live run, or their silence afterwards would prove nothing.
-		requireAlive(t, backend, f, probe(t, backend, f, c.mark))
+		if e.after > 0 {
+			time.Sleep(e.after)
+		} else {
+			// The probes must see the live run, or their silence afterwards would prove nothing.
+			requireAlive(t, backend, f, probe(t, backend, f, c.mark))
+		}
 		if backend == "docker" {
 			n, err := docker.ReapRun(t.Context(), f.run, nil)
 			if err != nil {
@@ -261,6 +271,7 @@ type facts struct {
 	pids    []int    // local instance processes
 	proxies []string // every link's host address
 	toxics  int
+	early   bool // said before Up: no proxy or toxic yet
 }
 
 func parseFacts(line string) (facts, error) {
@@ -286,9 +297,11 @@ func parseFacts(line string) (facts, error) {
 			}
 		case "toxics":
 			f.toxics, _ = strconv.Atoi(v)
+		case "early":
+			f.early = v == "1"
 		}
 	}
-	if f.run == "" || len(f.proxies) == 0 || f.toxics == 0 {
+	if f.run == "" || !f.early && (len(f.proxies) == 0 || f.toxics == 0) {
 		return f, fmt.Errorf("LEAKS line %q lacks the run id, the proxies or the toxic", line)
 	}
 	return f, nil
@@ -473,6 +486,8 @@ func (c *child) checkEnding(t testing.TB, e ending) {
 		if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 			t.Errorf("the child did not die of SIGKILL (%v)", c.waitErr)
 		}
+	case e.mode == "mid-up" && strings.Contains(out, "\nUP "):
+		t.Errorf("the child's Up returned before the %v %s after READY: the case did not interrupt Up", e.signal, e.after)
 	default:
 		if c.waitErr == nil {
 			t.Errorf("the child passed after %v: it should have been interrupted", e.signal)

@@ -8,8 +8,9 @@
 //
 //	LEAKS_ENDING   pass, fail (a failed Expect), panic (in the spec, which Ginkgo
 //	               recovers), crash (a panic in a goroutine, which nobody recovers), or
-//	               hang (print READY and wait to be signalled), or hang-in-up (the
-//	               same, but inside Up, before it returns)
+//	               hang (print READY and wait to be signalled), hang-in-up (the
+//	               same, but inside Up, before it returns), or mid-up (print READY
+//	               before Up and bring the system up slowly, to be signalled halfway)
 //	LEAKS_BACKEND  local or docker
 //	LEAKS_SERVICE  the path of conformance's testsvc binary
 //	LEAKS_MARK     a token put in every instance's environment (as LEAKS_INSTANCE), so
@@ -51,6 +52,11 @@ func TestChild(t *testing.T) {
 // ingress link per instance and one dependency link (front-1.back).
 func system() harness.System {
 	env := map[string]string{"DATA_DIR": runtime.PlaceholderDataDir, "LEAKS_INSTANCE": os.Getenv("LEAKS_MARK")}
+	if os.Getenv("LEAKS_ENDING") == "mid-up" {
+		// Every instance takes two seconds to turn healthy, so that Up is slow
+		// enough to be interrupted halfway.
+		env["HEALTH_DELAY"] = "2s"
+	}
 	bin := harness.Source{Binary: os.Getenv("LEAKS_SERVICE")}
 	return harness.System{Name: "leaks", Services: []harness.Service{
 		{Name: "back", Source: bin, Env: env},
@@ -68,10 +74,14 @@ var _ = Describe("a small system", Ordered, func() {
 		rt, err := harness.NewRuntime(ctx, os.Getenv("LEAKS_BACKEND"), logger)
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func(ctx context.Context) { _ = rt.Close(ctx) })
+		if os.Getenv("LEAKS_ENDING") == "mid-up" {
+			announceEarly(rt)
+		}
 		sys, err = harness.Up(ctx, system(), harness.WithRuntime(rt), harness.WithLogger(logger),
 			harness.WithStartTimeout(90*time.Second), harness.WithReadiness(hangInUp))
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func(ctx context.Context) { _ = sys.Down(ctx) })
+		fmt.Println("UP", rt.RunID())
 		Expect(addToxic(ctx, sys)).To(Succeed())
 		announce(ctx, sys)
 	}, NodeTimeout(2*time.Minute))
@@ -110,6 +120,17 @@ func hangInUp(ctx context.Context, r *harness.Running) error {
 	fmt.Println("READY", r.Runtime().RunID())
 	<-ctx.Done()
 	return ctx.Err()
+}
+
+// announceEarly prints the LEAKS line before Up, with what is known then (no proxy, no
+// toxic), and READY: the parent interrupts Up at a moment of its choosing.
+func announceEarly(rt runtime.Runtime) {
+	var dir string
+	if l, ok := rt.(*local.Runtime); ok {
+		dir = l.Dir()
+	}
+	fmt.Printf("LEAKS run=%s pid=%d dir=%s early=1\n", rt.RunID(), os.Getpid(), dir)
+	fmt.Println("READY", rt.RunID())
 }
 
 // addToxic puts a small latency on the front-1.back link, so that the run has a toxic
