@@ -177,9 +177,11 @@ func imageFiles(ctx context.Context, api client.APIClient, image string) (map[st
 }
 
 // checkExposure fails on any port of the run published beyond 127.0.0.1, on any
-// container attached to a network other than the run's own (and, for instances, the
-// default bridge, which keeps their published port alive while the run's network is
-// cut), on a host network, and on any container of another run on the run's network.
+// container attached to a network other than the run's own two (the run's network,
+// and for instances the run's ports network, which keeps their published port alive
+// while the run's network is cut: never Docker's default bridge, which every container
+// of the engine shares), on a host network, and on any container that is not the
+// run's on either of the run's networks.
 func checkExposure(t *testing.T, api client.APIClient, rt *docker.Runtime, ctrs map[string]container.InspectResponse) {
 	published := 0
 	ids := map[string]bool{}
@@ -207,7 +209,7 @@ func checkExposure(t *testing.T, api client.APIClient, rt *docker.Runtime, ctrs 
 		if c.HostConfig.NetworkMode == "host" {
 			t.Errorf("%s runs on the host's network", name)
 		}
-		allowed := []string{rt.Network(), "bridge"}
+		allowed := []string{rt.Network(), rt.Network() + "-ports"}
 		if name == docker.ProxyAlias {
 			allowed = []string{rt.Network()}
 		}
@@ -227,16 +229,18 @@ func checkExposure(t *testing.T, api client.APIClient, rt *docker.Runtime, ctrs 
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res, err := api.NetworkInspect(ctx, rt.Network(), client.NetworkInspectOptions{})
-	if err != nil {
-		t.Fatalf("inspect the run's network: %v", err)
-	}
-	if res.Network.Labels[docker.LabelRun] != rt.RunID() {
-		t.Errorf("network %s is labelled %v, want %s=%s", rt.Network(), res.Network.Labels, docker.LabelRun, rt.RunID())
-	}
-	for id, ep := range res.Network.Containers {
-		if !ids[id] {
-			t.Errorf("container %s (%s) of another run is on the run's network %s", ep.Name, id, rt.Network())
+	for _, net := range []string{rt.Network(), rt.Network() + "-ports"} {
+		res, err := api.NetworkInspect(ctx, net, client.NetworkInspectOptions{})
+		if err != nil {
+			t.Fatalf("inspect the run's network %s: %v", net, err)
+		}
+		if res.Network.Labels[docker.LabelRun] != rt.RunID() {
+			t.Errorf("network %s is labelled %v, want %s=%s", net, res.Network.Labels, docker.LabelRun, rt.RunID())
+		}
+		for id, ep := range res.Network.Containers {
+			if !ids[id] {
+				t.Errorf("container %s (%s), not the run's, is on the run's network %s", ep.Name, id, net)
+			}
 		}
 	}
 }

@@ -50,9 +50,11 @@ const (
 	availableTimeout = 2 * time.Second
 	// cleanupTimeout bounds the removal of a container that failed to start.
 	cleanupTimeout = 20 * time.Second
-	// bridgeNetwork is Docker's default network. Instances are on it as well as on the
-	// run's network so that their published port survives a disconnect of the latter.
-	bridgeNetwork = "bridge"
+	// portsNetworkSuffix names the run's second network (faultline-<run>-ports). Instances
+	// are on it as well as on the run's network so that their published port survives a
+	// disconnect of the latter. It is the run's own, not Docker's default bridge, so that
+	// no container of another run, or of anyone else, shares a network with the run's.
+	portsNetworkSuffix = "-ports"
 	// dataDir is where {{datadir}} points inside a container (the scratch image's WORKDIR).
 	dataDir = "/data"
 )
@@ -100,6 +102,7 @@ type Runtime struct {
 	labels  map[string]string
 	netName string
 	netID   string
+	ports   string // the run's ports network, see portsNetworkSuffix
 	images  *imageCache
 
 	mu        sync.Mutex
@@ -193,6 +196,12 @@ func New(ctx context.Context, opts ...Option) (*Runtime, error) {
 		return nil, fmt.Errorf("docker runtime: create network %s: %w", r.netName, err)
 	}
 	r.netID = res.ID
+	r.ports = r.netName + portsNetworkSuffix
+	if _, err := r.api.NetworkCreate(ctx, r.ports, client.NetworkCreateOptions{Driver: "bridge", Labels: r.labels}); err != nil {
+		_, _ = r.api.NetworkRemove(context.WithoutCancel(ctx), r.netID, client.NetworkRemoveOptions{})
+		_ = tc.Close()
+		return nil, fmt.Errorf("docker runtime: create network %s: %w", r.ports, err)
+	}
 	log.Debug("docker runtime ready", "network", r.netName, "host", host, "engine", r.api.DaemonHost())
 	return r, nil
 }
@@ -271,7 +280,7 @@ func (r *Runtime) start(ctx context.Context, spec runtime.Spec) (*Instance, erro
 		Cmd:            replaceAll(spec.Args, spec),
 		Env:            replaceEnv(spec.Env, spec),
 		Labels:         r.containerLabels(map[string]string{LabelInstance: spec.Name, LabelService: spec.Service}),
-		Networks:       []string{r.netName, bridgeNetwork},
+		Networks:       []string{r.netName, r.ports},
 		NetworkAliases: map[string][]string{r.netName: {spec.Name}},
 		WaitingFor:     inst.ready,
 	}

@@ -503,8 +503,8 @@ func TestFailedStartsSayWhyAndLeaveNothing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("leftovers: %v", err)
 	}
-	if len(left) != 1 || !strings.HasPrefix(left[0], "network ") {
-		t.Errorf("after failed starts the run holds %v, want only its network", left)
+	if len(left) != 2 || !strings.HasPrefix(left[0], "network ") || !strings.HasPrefix(left[1], "network ") {
+		t.Errorf("after failed starts the run holds %v, want only its two networks", left)
 	}
 
 	// The name of a failed start is free again.

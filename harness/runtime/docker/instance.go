@@ -175,9 +175,9 @@ func (i *Instance) Start(ctx context.Context) error {
 }
 
 // Disconnect takes the container off the run's network (docker network disconnect,
-// forced). It stays on the default bridge, so it keeps running and its published port
-// keeps answering, while its alias no longer resolves for the proxies. Disconnecting a
-// disconnected instance does nothing.
+// forced). It stays on the run's ports network, so it keeps running and its published
+// port keeps answering, while its alias no longer resolves for the proxies.
+// Disconnecting a disconnected instance does nothing.
 func (i *Instance) Disconnect(ctx context.Context) error {
 	connected, err := i.connected(ctx)
 	if err != nil {
