@@ -50,12 +50,15 @@ type Running struct {
 	sys        System
 	rt         runtime.Runtime
 	ownRuntime bool
-	proxies    *netfault.Manager
-	sup        *supervise.Supervisor
-	hist       *history.History
-	builder    *build.Builder
-	log        *slog.Logger
-	seed       uint64
+	proxies    *netfault.Manager // set once proxiesReady is closed, unless proxiesErr
+	// proxiesReady is closed once the proxy host has started or failed to (proxiesErr).
+	proxiesReady chan struct{}
+	proxiesErr   error
+	sup          *supervise.Supervisor
+	hist         *history.History
+	builder      *build.Builder
+	log          *slog.Logger
+	seed         uint64
 
 	mu        sync.Mutex
 	instances []*Instance
@@ -109,7 +112,8 @@ func WithStartTimeout(d time.Duration) Option { return func(c *upConfig) { c.tim
 
 // Up brings sys up: every service in dependency order, each business service's database
 // first, every path through its own Toxiproxy link, every instance watched by the
-// supervisor. On error everything it started is torn down again.
+// supervisor. What does not depend on each other starts at the same time (see startAll).
+// On error everything it started is torn down again.
 func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error) {
 	if err := sys.Validate(); err != nil {
 		return nil, fmt.Errorf("up %s: %w", sys.Name, err)
@@ -151,33 +155,30 @@ func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error)
 			r = nil
 		}
 	}()
-	host, err := r.rt.StartProxyHost(ctx, slots(sys))
-	if err != nil {
-		return r, fmt.Errorf("up %s: start toxiproxy: %w", sys.Name, err)
-	}
-	r.proxies = netfault.New(host)
 	r.sup = supervise.New(r.hist, r.log)
+	// The proxy host starts while the databases do: they need it only once they run.
+	r.proxiesReady = make(chan struct{})
+	go func() {
+		defer close(r.proxiesReady)
+		host, err := r.rt.StartProxyHost(ctx, slots(sys))
+		if err != nil {
+			r.proxiesErr = fmt.Errorf("start toxiproxy: %w", err)
+			return
+		}
+		r.proxies = netfault.New(host)
+	}()
+	defer func() { <-r.proxiesReady }() // before the teardown above, on error
 	order, err := sys.order()
 	if err != nil {
 		return r, err
 	}
-	for _, svc := range order {
-		if svc.Database != nil {
-			if err := r.startDatabase(ctx, svc); err != nil {
-				return r, fmt.Errorf("up %s: %w", sys.Name, err)
-			}
-		}
-		if svc.Cluster != nil {
-			if err := r.startCluster(ctx, svc); err != nil {
-				return r, fmt.Errorf("up %s: %w", sys.Name, err)
-			}
-			continue
-		}
-		for i := 0; i < svc.Replicas; i++ {
-			if _, err := r.startInstance(ctx, svc, nil); err != nil {
-				return r, fmt.Errorf("up %s: %w", sys.Name, err)
-			}
-		}
+	err = r.startAll(ctx, order)
+	<-r.proxiesReady
+	if r.proxiesErr != nil {
+		return r, fmt.Errorf("up %s: %w", sys.Name, r.proxiesErr)
+	}
+	if err != nil {
+		return r, fmt.Errorf("up %s: %w", sys.Name, err)
 	}
 	for _, f := range cfg.readiness {
 		if err := f(ctx, r); err != nil {
@@ -222,7 +223,20 @@ func (r *Running) artifact(ctx context.Context, src Source) (runtime.Artifact, e
 	}
 }
 
+// awaitProxies waits until the proxy host Up started in the background is there.
+func (r *Running) awaitProxies(ctx context.Context) error {
+	select {
+	case <-r.proxiesReady:
+		return r.proxiesErr
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the proxy host: %w", context.Cause(ctx))
+	}
+}
+
 func (r *Running) link(ctx context.Context, name, upstream string) (*netfault.Link, error) {
+	if err := r.awaitProxies(ctx); err != nil {
+		return nil, fmt.Errorf("create link %s: %w", name, err)
+	}
 	l, err := r.proxies.Create(ctx, name, upstream)
 	if err != nil {
 		return nil, fmt.Errorf("create link %s: %w", name, err)
@@ -262,7 +276,7 @@ func (r *Running) startDatabase(ctx context.Context, svc Service) error {
 	}
 	db := &Instance{Instance: inst, Service: name}
 	if db.Ingress, err = r.link(ctx, name, inst.NetAddr()); err != nil {
-		_ = inst.Kill(ctx)
+		_ = inst.Kill(context.WithoutCancel(ctx))
 		return err
 	}
 	r.mu.Lock()
@@ -424,11 +438,11 @@ func (r *Running) startInstance(ctx context.Context, svc Service, extraEnv map[s
 	}
 	inst.Instance = ri
 	if err := ingress.SetUpstream(ctx, ri.NetAddr()); err != nil {
-		_ = ri.Kill(ctx)
+		_ = ri.Kill(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	if err := waitHealthy(ctx, inst, svc.Health); err != nil {
-		_ = ri.Kill(ctx)
+		_ = ri.Kill(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("start %s: through its proxy: %w", name, err)
 	}
 	r.mu.Lock()

@@ -320,7 +320,7 @@ func (rt *Runtime) StartProxyHost(ctx context.Context, slots int) (runtime.Proxy
 		return nil, fmt.Errorf("start proxy host: %w", err)
 	}
 	rt.proxy = srv
-	rt.proxyHost = &ProxyHost{api: srv.Addr()}
+	rt.proxyHost = &ProxyHost{api: srv.Addr(), rt: rt}
 	rt.log.Info("proxy host started", "api", srv.Addr())
 	return rt.proxyHost, nil
 }
@@ -422,6 +422,7 @@ func (rt *Runtime) Close(ctx context.Context) error {
 // loopback and the same for the harness and the instances.
 type ProxyHost struct {
 	api string
+	rt  *Runtime
 }
 
 var _ runtime.ProxyHost = (*ProxyHost)(nil)
@@ -429,9 +430,25 @@ var _ runtime.ProxyHost = (*ProxyHost)(nil)
 // APIAddr is the Toxiproxy API's host:port.
 func (h *ProxyHost) APIAddr() string { return h.api }
 
-// ListenAddr is "127.0.0.1:0" for every slot: Toxiproxy picks a free port, and the
+// ListenAddr is a free loopback port of the run's own for every slot, drawn like an
+// instance's outside the kernel's ephemeral range: Toxiproxy listens on it again after
+// every change of upstream and every disable and enable, and a port of the ephemeral
+// range can be handed to an outgoing connection in between ("address already in use").
+// Where no such port can be found it is "127.0.0.1:0", and Toxiproxy picks one; the
 // proxy's Listen field says which.
-func (h *ProxyHost) ListenAddr(slot int) string { return "127.0.0.1:0" }
+func (h *ProxyHost) ListenAddr(slot int) string {
+	if h.rt == nil {
+		return "127.0.0.1:0"
+	}
+	h.rt.mu.Lock()
+	defer h.rt.mu.Unlock()
+	port, err := h.rt.freePort()
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	h.rt.ports[port] = true
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+}
 
 // HostAddr is listen itself: the harness and the proxies share the host.
 func (h *ProxyHost) HostAddr(ctx context.Context, listen string) (string, error) {
