@@ -7,15 +7,17 @@
 //   - how soon traffic sees a network fault after its Inject returns, and sees it gone
 //     after its Heal returns, and what Scope.Apply's proof adds (propagation_test.go);
 //   - the highest rate harness/load's open model holds against a trivial server, and
-//     what recording every operation into harness/history costs (load_test.go);
+//     what recording every operation into harness/history costs, in latency, in CPU
+//     per request and per history.Add (load_test.go);
 //   - how long the porcupine linearizability check of harness/check takes on kv
 //     histories of 1k and 10k operations (lineariz_test.go).
 //
-// Each benchmark takes its own samples inside one b.Loop iteration, so that
+// Each benchmark takes its own samples inside one b.Loop iteration, in rounds that
+// alternate the measured case and its baseline so that a busy spell on a shared machine
+// hits both, and stops everything it started through b.Cleanup. One run gives the
+// figures (about 100 s on two cores):
 //
 //	FAULTLINE_BENCH_OUT=/tmp/micro.jsonl go test -run '^$' -bench . -benchtime=1x ./bench/micro/
-//
-// gives stable figures, and stops everything it started through b.Cleanup.
 //
 // It has no non-test code: nothing may import it.
 package micro

@@ -109,7 +109,7 @@ func bareVegeta(ctx context.Context, url string, rate int, d time.Duration) (ste
 // recording cost in rate (BenchmarkOpenLoadRecording gives it in latency).
 func BenchmarkOpenLoadMaxRate(b *testing.B) {
 	const (
-		stepTime = 2 * time.Second
+		stepTime = 1500 * time.Millisecond
 		tries    = 2
 	)
 	rates := []int{500, 1000, 2000, 3000, 4000, load.MaxRate}
