@@ -103,7 +103,9 @@ func BenchmarkSuiteWallTime(b *testing.B) {
 		Measured: split.Durations.Seconds(), Baseline: split.Inherent().Seconds(),
 		BaselineName: "sum of fault-active time and measured recovery",
 		Unit:         "s", Samples: split.Scenarios,
-		Note: "the rest is steady-state checks before and after, load before each fault and after each heal",
+		Note: fmt.Sprintf("before the first fault %.0f s (steady-state check, load settling, the 'before' window), "+
+			"after the last heal %.0f s (recovery observed, steady-state check after)",
+			split.Lead.Seconds(), split.Trail.Seconds()),
 	})
 }
 

@@ -25,6 +25,10 @@ type Split struct {
 	FaultActive time.Duration
 	// Recovery is the sum of the scenarios' measured times to recover.
 	Recovery time.Duration
+	// Lead is the sum, over scenarios with faults, of the time from the scenario's start
+	// to its first injection (steady-state check, load settling); Trail of the time from
+	// its last heal to its end (observing recovery, steady-state check after).
+	Lead, Trail time.Duration
 }
 
 // Inherent is the time the scenarios cannot do without: faults active plus recovery.
@@ -43,6 +47,10 @@ func Of(run report.Run) Split {
 		}
 		s.Durations += sc.Duration
 		s.FaultActive += active(sc)
+		if first, last, ok := bounds(sc); ok {
+			s.Lead += max(0, first-sc.Window.From)
+			s.Trail += max(0, sc.Window.To-last)
+		}
 		if sc.Recovery != nil && *sc.Recovery > 0 {
 			s.Recovery += *sc.Recovery
 		}
@@ -81,4 +89,22 @@ func active(sc report.Scenario) time.Duration {
 		}
 	}
 	return total
+}
+
+// bounds is the first injection and the last heal of a scenario's faults.
+func bounds(sc report.Scenario) (first, last time.Duration, ok bool) {
+	for i, f := range sc.Faults {
+		end := f.HealedAt
+		if end == 0 {
+			end = f.HealStartedAt
+		}
+		if end == 0 {
+			end = sc.Window.To
+		}
+		if i == 0 || f.InjectedAt < first {
+			first = f.InjectedAt
+		}
+		last = max(last, end)
+	}
+	return first, last, len(sc.Faults) > 0
 }
