@@ -226,6 +226,9 @@ var modRE = regexp.MustCompile(`\{r%([1-9][0-9]*)\}`)
 func replacer(seq uint64, draw uint32) interface{ Replace(string) string } {
 	plain := strings.NewReplacer("{n}", strconv.FormatUint(seq, 10), "{r}", strconv.FormatUint(uint64(draw), 10))
 	return replaceFunc(func(s string) string {
+		if !strings.Contains(s, "{") {
+			return s // no placeholder: skip building a replacer for every request
+		}
 		s = modRE.ReplaceAllStringFunc(s, func(m string) string {
 			n, _ := strconv.ParseUint(modRE.FindStringSubmatch(m)[1], 10, 32)
 			return strconv.FormatUint(uint64(draw)%n, 10)
