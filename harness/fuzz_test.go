@@ -8,9 +8,10 @@ import (
 )
 
 // FuzzLoad feeds the topology loader arbitrary bytes: it must never panic, and every
-// rejection must say where the problem is (the file's name) — the seed corpus is the
-// small files of testdata/fuzz/FuzzLoad, good and broken (a compact copy of the shipped
-// fixture's shape among them). Seeds stay small: the fuzzer minimizes every new input
+// rejection must say where the problem is (the file's name) in words of its own, never
+// the YAML decoder's raw message. The seed corpus is the small files of
+// testdata/fuzz/FuzzLoad, good and broken (a compact copy of the shipped fixture's shape
+// among them). Seeds stay small: the fuzzer minimizes every new input
 // it finds, and minimizing one grown from the 1.4 KB fixture took the whole -fuzztime.
 func FuzzLoad(f *testing.F) {
 	f.Add("name: s\nservices:\n  - name: a\n    source: {binary: /bin/true}\n")
@@ -19,6 +20,12 @@ func FuzzLoad(f *testing.F) {
 		if err != nil {
 			if !strings.Contains(err.Error(), "fuzz.yaml") {
 				t.Fatalf("error does not name the file: %v", err)
+			}
+			msg := strings.ReplaceAll(err.Error(), "fuzz.yaml", "")
+			for _, raw := range []string{"cannot unmarshal", "not found in type", "yaml: "} {
+				if strings.Contains(msg, raw) {
+					t.Fatalf("the decoder's own message %q came through unexplained: %v", raw, err)
+				}
 			}
 			return
 		}

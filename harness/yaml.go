@@ -67,7 +67,7 @@ func Load(r io.Reader, name string) (System, error) {
 // the default, so that a file that writes the zero out asks for something impossible.
 var zeroMeansDefault = map[string]string{
 	"replicas": "a service runs at least one instance: use 1 to 16, or leave replicas out for the default 1",
-	"port":     "port 0 is no port: use 1 to 65535, or leave port out for the default 8080",
+	"port":     "use 1 to 65535, or leave port out for the default 8080",
 }
 
 // explicitZeros finds the fields of zeroMeansDefault written as 0 in a file: Validate
@@ -127,8 +127,8 @@ func resolve(n *yaml.Node) *yaml.Node {
 }
 
 var (
-	unknownFieldRE = regexp.MustCompile(`^line (\d+): field (\S+) not found in type harness\.(\w+)$`)
-	typeRE         = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+)(?: `([^`]*)`)? into (\\S+)$")
+	unknownFieldRE = regexp.MustCompile(`^line (\d+): field (.+) not found in type harness\.(\w+)$`)
+	typeRE         = regexp.MustCompile("(?s)^line (\\d+): cannot unmarshal (\\S+)(?: `(.*)`)? into (\\S+)$")
 	syntaxLineRE   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 )
 
@@ -244,9 +244,9 @@ func explainType(doc *yaml.Node, line, tag, value, goType string) string {
 	if field == "" {
 		field = "a value"
 	}
-	got := yamlKinds[tag]
+	got := yamlKinds[strings.TrimPrefix(tag, "!!")]
 	if got == "" {
-		got = "!!" + tag
+		got = "a value tagged " + tag
 	}
 	if value != "" {
 		got = fmt.Sprintf("%q, %s,", value, got)
