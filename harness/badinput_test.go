@@ -64,6 +64,8 @@ func TestBadTopologyFileGivesOneErrorWithTheFix(t *testing.T) {
 			[]string{"line 5", "services[0].env", "a mapping", "key: value"}},
 		{"unknown field in a service", head + "  - name: a\n    replica: 2\n    source: {binary: /bin/a}\n",
 			[]string{"line 4", `unknown field "replica" in service`, `did you mean "replicas"?`, "depends_on"}},
+		{"unknown field with a space", head + "  - name: a\n    replica s: 2\n    source: {binary: /bin/a}\n",
+			[]string{"line 4", `unknown field "replica s" in service`, `did you mean "replicas"?`}},
 		{"unknown field at the top", "name: shop\nservice:\n  - name: a\n",
 			[]string{"line 2", `unknown field "service" in system`, `did you mean "services"?`}},
 		{"unknown field in a source", head + "  - name: a\n    source: {pkg: example.com/a}\n",

@@ -84,7 +84,7 @@ func explicitZeros(data []byte) []error {
 	var errs []error
 	for i, svc := range services.Content {
 		svc = resolve(svc)
-		if svc.Kind != yaml.MappingNode {
+		if svc == nil || svc.Kind != yaml.MappingNode {
 			continue
 		}
 		where := fmt.Sprintf("services[%d]", i)
@@ -95,7 +95,7 @@ func explicitZeros(data []byte) []error {
 			key, val := svc.Content[k], resolve(svc.Content[k+1])
 			fix, ok := zeroMeansDefault[key.Value]
 			var n int64
-			if !ok || val.Kind != yaml.ScalarNode || val.Decode(&n) != nil || n != 0 {
+			if !ok || val == nil || val.Kind != yaml.ScalarNode || val.Decode(&n) != nil || n != 0 {
 				continue
 			}
 			errs = append(errs, fmt.Errorf("%s: line %d: %s 0 is impossible: %s", where, val.Line, key.Value, fix))
