@@ -174,7 +174,9 @@ func BenchmarkOpenLoadMaxRate(b *testing.B) {
 		BaselineName: "vegeta's bare attacker, same options, recording nothing",
 		Unit:         "req/s",
 		Note: fmt.Sprintf("steps %v of %v each, best of %d tries; held = ≥95%% sent, median latency from intended start ≤ %v, ≤1%% failed; "+
-			"harness/load %s; bare vegeta %s; server and load share the machine's 2 cores with its other work (load average %s)",
+			"harness/load %s; bare vegeta %s; server and load share the machine's 2 cores with its other work (load average %s), "+
+			"so on a shared machine the rate held follows the CPU the neighbours leave: the CPU time per request "+
+			"(BenchmarkOpenLoadRecording) is the steadier comparison",
 			rates, stepTime, tries, holdP50, bound(0), bound(1), loadAverage()),
 		Samples: len(steps[0]),
 	})
