@@ -50,6 +50,10 @@ const (
 	availableTimeout = 2 * time.Second
 	// cleanupTimeout bounds the removal of a container that failed to start.
 	cleanupTimeout = 20 * time.Second
+	// createTimeout bounds a container create, which is never cancelled half-way (see run).
+	createTimeout = 30 * time.Second
+	// closeWait bounds how long Close waits for the starts it cancelled to return.
+	closeWait = 30 * time.Second
 	// portsNetworkSuffix names the run's second network (faultline-<run>-ports). Instances
 	// are on it as well as on the run's network so that their published port survives a
 	// disconnect of the latter. It is the run's own, not Docker's default bridge, so that
@@ -112,6 +116,11 @@ type Runtime struct {
 	closed    bool
 
 	closeMu sync.Mutex // one Close at a time, so that none returns before the first is done
+	// closing ends when Close begins, cancelling every start in flight; inflight counts
+	// those starts, so that Close sweeps only once each has removed what it made.
+	closing  context.Context
+	stopAll  context.CancelFunc
+	inflight sync.WaitGroup
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -177,6 +186,7 @@ func New(ctx context.Context, opts ...Option) (*Runtime, error) {
 		},
 		instances: map[string]*Instance{},
 	}
+	r.closing, r.stopAll = context.WithCancel(context.Background())
 	r.bindIP = bindAddr(host, isLocalSocket(r.api.DaemonHost()))
 
 	if o.reap {
@@ -239,6 +249,9 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instanc
 	if err := r.reserve(spec.Name); err != nil {
 		return nil, fmt.Errorf("start %s: %w", spec.Name, err)
 	}
+	defer r.inflight.Done()
+	ctx, cancel := r.whileOpen(ctx)
+	defer cancel()
 	inst, err := r.start(ctx, spec)
 	r.mu.Lock()
 	if err == nil && r.closed {
@@ -305,8 +318,15 @@ func (r *Runtime) start(ctx context.Context, spec runtime.Spec) (*Instance, erro
 
 // run creates and starts a container; on failure it removes it and returns the error
 // with the container's last log lines.
+//
+// The create itself is not cancelled with ctx: a create the client gives up on can still
+// complete at the engine after every cleanup has looked (a run interrupted halfway
+// through Up left such a container behind). Waiting for the engine's answer keeps the
+// container known, so that the discard below removes it.
 func (r *Runtime) run(ctx context.Context, req testcontainers.ContainerRequest) (*testcontainers.DockerContainer, error) {
-	c, err := r.tc.CreateContainer(ctx, req)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
+	c, err := r.tc.CreateContainer(cctx, req)
+	cancel()
 	if err == nil {
 		err = c.Start(ctx)
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
@@ -349,7 +369,11 @@ func (r *Runtime) StartProxyHost(ctx context.Context, slots int) (runtime.ProxyH
 		return nil, errors.New("start proxy host: the run already has one")
 	}
 	r.proxyBusy = true
+	r.inflight.Add(1)
 	r.mu.Unlock()
+	defer r.inflight.Done()
+	ctx, cancel := r.whileOpen(ctx)
+	defer cancel()
 
 	p, err := r.startProxy(ctx, slots)
 	r.mu.Lock()
@@ -368,11 +392,13 @@ func (r *Runtime) StartProxyHost(ctx context.Context, slots int) (runtime.ProxyH
 	return p, nil
 }
 
-// Close removes every container and the network of the run. It is safe to call more
-// than once, and from several goroutines at once: a second Close waits for the first
-// and then looks again, so that a caller that exits the process next (Ginkgo after its
-// cleanup, while the harness's signal handler closes the same run) cannot cut the first
-// short and leave the network behind. ctx bounds it.
+// Close removes every container and the network of the run. It first cancels every
+// Start and StartProxyHost in flight and waits (a little) for them to remove what they
+// made, so that no container appears after it has looked. It is safe to call more than
+// once, and from several goroutines at once: a second Close waits for the first and then
+// looks again, so that a caller that exits the process next (Ginkgo after its cleanup,
+// while the harness's signal handler closes the same run) cannot cut the first short and
+// leave the network behind. ctx bounds it.
 func (r *Runtime) Close(ctx context.Context) error {
 	r.closeMu.Lock()
 	defer r.closeMu.Unlock()
@@ -380,6 +406,19 @@ func (r *Runtime) Close(ctx context.Context) error {
 	first := !r.closed
 	r.closed = true
 	r.mu.Unlock()
+
+	r.stopAll()
+	settled := make(chan struct{})
+	go func() {
+		r.inflight.Wait()
+		close(settled)
+	}()
+	select {
+	case <-settled:
+	case <-ctx.Done():
+	case <-time.After(closeWait):
+		r.log.Warn("close: starts in flight did not return in time; sweeping anyway", "waited", closeWait)
+	}
 
 	n, err := removeAll(ctx, r.api, client.Filters{}.Add("label", LabelRun+"="+r.runID), nil)
 	if err != nil {
@@ -409,7 +448,18 @@ func (r *Runtime) reserve(name string) error {
 		return fmt.Errorf("an instance named %q already exists in run %s", name, r.runID)
 	}
 	r.instances[name] = nil
+	r.inflight.Add(1) // Start calls Done
 	return nil
+}
+
+// whileOpen derives from ctx a context that also ends when Close begins.
+func (r *Runtime) whileOpen(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(r.closing, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
 }
 
 // publish binds each port to an ephemeral host port on bindIP.
