@@ -230,7 +230,8 @@ func requireNone(t testing.TB, r remains, when string) {
 
 // ----- the child process -----
 
-// childDir holds the compiled child suite for the life of the test binary.
+// The compiled child suite, built once and kept in childDir for the life of the test
+// binary (TestMain removes it).
 var (
 	childOnce sync.Once
 	childDir  string
@@ -274,6 +275,7 @@ type facts struct {
 	early   bool // said before Up: no proxy or toxic yet
 }
 
+// parseFacts reads a LEAKS line ("LEAKS run=… pid=… dir=… pids=… proxies=… toxics=…").
 func parseFacts(line string) (facts, error) {
 	var f facts
 	for _, field := range strings.Fields(strings.TrimPrefix(line, "LEAKS ")) {
