@@ -44,6 +44,8 @@ type ending struct {
 	// after is how long after READY the signal goes. When set, READY comes before
 	// anything runs, so the probes are not asked to see the live run first.
 	after time.Duration
+	// timeout is the child's -test.timeout (default 5 minutes).
+	timeout time.Duration
 	// abrupt: the process dies without running any cleanup, so what it leaves is the
 	// next run's reaper's to remove.
 	abrupt bool
@@ -65,6 +67,9 @@ var endings = []ending{
 	// A panic in a goroutine that nobody recovers ends the process on the spot, with no
 	// cleanup and no signal handler: for the harness it is a SIGKILL.
 	{name: "crash-then-reaper", mode: "crash", abrupt: true},
+	// go test's -timeout ends a suite the same way (the default 10 minutes kills long
+	// suites, see DESIGN.md).
+	{name: "go-test-timeout-then-reaper", mode: "timeout", timeout: 12 * time.Second, abrupt: true},
 }
 
 func TestMain(m *testing.M) {
@@ -103,7 +108,7 @@ func TestNothingOfARunRemains(t *testing.T) {
 
 // runCase runs one child to the given ending and checks what it left.
 func runCase(t *testing.T, bin, svc, backend string, e ending) {
-	c := startChild(t, bin, svc, backend, e.mode)
+	c := startChild(t, bin, svc, backend, e)
 	var f facts
 	if e.signal == 0 {
 		c.waitExit(t, readyTimeout)
@@ -325,10 +330,10 @@ type child struct {
 	waitErr error
 }
 
-// startChild starts the child suite on backend, to end as mode says. Its cleanup kills
+// startChild starts the child suite on backend, to end as e says. Its cleanup kills
 // the child if it still runs and, on docker, reaps what its run left, so that a failed
 // case leaves nothing either.
-func startChild(t testing.TB, bin, svc, backend, mode string) *child {
+func startChild(t testing.TB, bin, svc, backend string, e ending) *child {
 	t.Helper()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
@@ -338,11 +343,15 @@ func startChild(t testing.TB, bin, svc, backend, mode string) *child {
 		readyCh: make(chan struct{}),
 		doneCh:  make(chan struct{}),
 	}
-	c.cmd = exec.Command(bin, "-test.run=^TestChild$", "-test.v", "-test.timeout=5m", "-ginkgo.no-color")
+	timeout := e.timeout
+	if timeout == 0 {
+		timeout = 5 * time.Minute
+	}
+	c.cmd = exec.Command(bin, "-test.run=^TestChild$", "-test.v", "-test.timeout="+timeout.String(), "-ginkgo.no-color")
 	// The child runs in this package's directory, inside the module, so that the
 	// harness can build what FAULTLINE_BIN does not hold (the Toxiproxy server).
 	c.cmd.Env = append(os.Environ(),
-		"LEAKS_ENDING="+mode, "LEAKS_BACKEND="+backend, "LEAKS_SERVICE="+svc, "LEAKS_MARK="+c.mark)
+		"LEAKS_ENDING="+e.mode, "LEAKS_BACKEND="+backend, "LEAKS_SERVICE="+svc, "LEAKS_MARK="+c.mark)
 	c.cmd.Stdout, c.cmd.Stderr = c, c
 	// Should an instance inherit the child's output and outlive it, Wait still returns.
 	c.cmd.WaitDelay = 5 * time.Second
@@ -478,6 +487,10 @@ func (c *child) checkEnding(t testing.TB, e ending) {
 	case e.mode == "panic":
 		if exit == nil || !strings.Contains(out, "a panic on purpose") {
 			t.Errorf("the child did not end with its panic (%v)", c.waitErr)
+		}
+	case e.mode == "timeout":
+		if exit == nil || exit.ExitCode() != 2 || !strings.Contains(out, "test timed out after") {
+			t.Errorf("the child was not ended by go test's -timeout (%v)", c.waitErr)
 		}
 	case e.mode == "crash":
 		if exit == nil || exit.ExitCode() != 2 || !strings.Contains(out, "a crash on purpose") {

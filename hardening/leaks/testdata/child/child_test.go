@@ -10,7 +10,8 @@
 //	               recovers), crash (a panic in a goroutine, which nobody recovers), or
 //	               hang (print READY and wait to be signalled), hang-in-up (the
 //	               same, but inside Up, before it returns), or mid-up (print READY
-//	               before Up and bring the system up slowly, to be signalled halfway)
+//	               before Up and bring the system up slowly, to be signalled halfway),
+//	               or timeout (the same early READY, then wait for go test's -timeout)
 //	LEAKS_BACKEND  local or docker
 //	LEAKS_SERVICE  the path of conformance's testsvc binary
 //	LEAKS_MARK     a token put in every instance's environment (as LEAKS_INSTANCE), so
@@ -74,7 +75,7 @@ var _ = Describe("a small system", Ordered, func() {
 		rt, err := harness.NewRuntime(ctx, os.Getenv("LEAKS_BACKEND"), logger)
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func(ctx context.Context) { _ = rt.Close(ctx) })
-		if os.Getenv("LEAKS_ENDING") == "mid-up" {
+		if e := os.Getenv("LEAKS_ENDING"); e == "mid-up" || e == "timeout" {
 			announceEarly(rt)
 		}
 		sys, err = harness.Up(ctx, system(), harness.WithRuntime(rt), harness.WithLogger(logger),
@@ -97,11 +98,13 @@ var _ = Describe("a small system", Ordered, func() {
 		case "crash":
 			go func() { panic("a crash on purpose: a panic nobody recovers") }()
 			<-ctx.Done()
+		case "timeout":
+			<-ctx.Done() // until go test's -timeout ends the process
 		case "hang":
 			fmt.Println("READY", sys.Runtime().RunID())
 			<-ctx.Done()
 		default:
-			Fail(fmt.Sprintf("LEAKS_ENDING=%q is unknown: use pass, fail, panic, crash or hang", ending))
+			Fail(fmt.Sprintf("LEAKS_ENDING=%q is unknown: use pass, fail, panic, crash, hang, hang-in-up, mid-up or timeout", ending))
 		}
 	})
 })
