@@ -400,10 +400,13 @@ func (c *child) Write(p []byte) (int, error) {
 		line := strings.TrimSpace(string(c.partial[:i]))
 		c.partial = c.partial[i+1:]
 		switch {
-		case strings.HasPrefix(line, "LEAKS ") && c.facts == nil && c.factErr == nil:
+		case strings.HasPrefix(line, "LEAKS ") && c.factErr == nil && (c.facts == nil || c.facts.early):
+			// An early line (before Up) gives way to the full one after Up.
 			f, err := parseFacts(line)
+			if c.facts == nil {
+				close(c.factsCh)
+			}
 			c.facts, c.factErr = &f, err
-			close(c.factsCh)
 		case strings.HasPrefix(line, "READY "):
 			select {
 			case <-c.readyCh:
