@@ -98,12 +98,12 @@ func (f *fakeInstance) Kill(context.Context) error {
 	return nil
 }
 func (f *fakeInstance) Stop(ctx context.Context, _ time.Duration) error { return f.Kill(ctx) }
-func (f *fakeInstance) Pause(context.Context) error                    { return runtime.ErrUnsupported }
-func (f *fakeInstance) Resume(context.Context) error                   { return runtime.ErrUnsupported }
-func (f *fakeInstance) Start(context.Context) error                    { return runtime.ErrUnsupported }
-func (f *fakeInstance) Disconnect(context.Context) error               { return runtime.ErrUnsupported }
-func (f *fakeInstance) Reconnect(context.Context) error                { return runtime.ErrUnsupported }
-func (f *fakeInstance) Logs(context.Context) ([]byte, error)           { return nil, nil }
+func (f *fakeInstance) Pause(context.Context) error                     { return runtime.ErrUnsupported }
+func (f *fakeInstance) Resume(context.Context) error                    { return runtime.ErrUnsupported }
+func (f *fakeInstance) Start(context.Context) error                     { return runtime.ErrUnsupported }
+func (f *fakeInstance) Disconnect(context.Context) error                { return runtime.ErrUnsupported }
+func (f *fakeInstance) Reconnect(context.Context) error                 { return runtime.ErrUnsupported }
+func (f *fakeInstance) Logs(context.Context) ([]byte, error)            { return nil, nil }
 func (f *fakeInstance) State(context.Context) (runtime.State, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -128,11 +128,11 @@ func startAllSystem(t *testing.T) (harness.System, *build.Builder) {
 			Database: &harness.Database{Kind: "etcd"}, DependsOn: deps}
 	}
 	return harness.System{Name: "startall", Services: []harness.Service{
-		{Name: "registry", Role: harness.RoleRegistry, Source: app},
+		{Name: "registry", Role: harness.RoleRegistry, Source: app, AdvertiseEnv: "-"},
 		biz("alpha"),
 		biz("beta"),
 		biz("gamma", harness.Dependency{Service: "alpha", Env: "ALPHA_ADDR"}),
-		{Name: "gateway", Role: harness.RoleGateway, Source: app, RegistryEnv: "REGISTRY_ADDR"},
+		{Name: "gateway", Role: harness.RoleGateway, Source: app, RegistryEnv: "REGISTRY_ADDR", AdvertiseEnv: "-"},
 	}}, build.New(build.WithPrebuilt(dir), build.WithDir(t.TempDir()))
 }
 
@@ -176,9 +176,13 @@ func TestUpStartsWhatIsIndependentAtOnceAndInDependencyOrder(t *testing.T) {
 	after("gamma-1", "alpha-2")
 	after("gamma-2", "alpha-1")
 	after("gateway-1", "registry-1")
-	after("registry-1", "proxy-host") // its ingress link comes first
-	if !rt.began["alpha-db"].Before(rt.ready["proxy-host"]) {
-		t.Error("alpha's database waited for the proxy host to start, though it needs it only once it runs")
+	after("alpha-1", "proxy-host") // it advertises its ingress link's address, made first
+	// The databases and the registry, which advertises nothing, need the proxy host only
+	// once they run.
+	for _, name := range []string{"alpha-db", "registry-1"} {
+		if !rt.began[name].Before(rt.ready["proxy-host"]) {
+			t.Errorf("%s waited for the proxy host to start, though it needs it only once it runs", name)
+		}
 	}
 
 	var names []string

@@ -380,11 +380,17 @@ func (r *Running) startInstance(ctx context.Context, svc Service, extraEnv map[s
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	// The ingress link exists before the instance, so that it can advertise the link's
-	// address from its first breath; its upstream is set once the instance is placed.
-	ingress, err := r.link(ctx, name, "127.0.0.1:9")
-	if err != nil {
-		return nil, err
+	// An instance that advertises an address gets its ingress link before it starts, so
+	// that it advertises the link's address from its first breath; the link's upstream
+	// is set once the instance is placed. One that advertises nothing (the registry, the
+	// gateway) starts first and gets its link after, as a database does: so the
+	// registry's start need not wait for the proxy host's.
+	advertises := svc.AdvertiseEnv != "" && svc.AdvertiseEnv != "-"
+	var ingress *netfault.Link
+	if advertises {
+		if ingress, err = r.link(ctx, name, "127.0.0.1:9"); err != nil {
+			return nil, err
+		}
 	}
 	env := map[string]string{}
 	for k, v := range svc.Env {
@@ -399,7 +405,9 @@ func (r *Running) startInstance(ctx context.Context, svc Service, extraEnv map[s
 		}
 	}
 	setEnv(svc.ListenEnv, runtime.PlaceholderListen)
-	setEnv(svc.AdvertiseEnv, ingress.NetAddr())
+	if advertises {
+		setEnv(svc.AdvertiseEnv, ingress.NetAddr())
+	}
 	setEnv(svc.IDEnv, name)
 	inst := &Instance{Service: svc.Name, Ingress: ingress}
 	if svc.RegistryEnv != "" {
@@ -437,7 +445,12 @@ func (r *Running) startInstance(ctx context.Context, svc Service, extraEnv map[s
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	inst.Instance = ri
-	if err := ingress.SetUpstream(ctx, ri.NetAddr()); err != nil {
+	if advertises {
+		err = ingress.SetUpstream(ctx, ri.NetAddr())
+	} else {
+		inst.Ingress, err = r.link(ctx, name, ri.NetAddr())
+	}
+	if err != nil {
 		_ = ri.Kill(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
