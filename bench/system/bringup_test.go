@@ -80,7 +80,7 @@ func alternate(b *testing.B, n int, measured, baseline func(i int) (time.Duratio
 
 // BenchmarkBringUpLocal: harness.Up of the reference system on local processes
 // (embedded Toxiproxy, supervisor, readiness) against the same binaries started with
-// os/exec by dependency level, waited for on the same health paths and readiness.
+// os/exec, each once what it needs answers, waited for on the same health paths and readiness.
 func BenchmarkBringUpLocal(b *testing.B) {
 	ctx := bounded(b, 10*time.Minute)
 	plan, err := bare.NewPlan(reference.System())
@@ -109,7 +109,7 @@ func BenchmarkBringUpLocal(b *testing.B) {
 	figure.Report(b, figure.Figure{
 		Group: "bring-up", Name: "reference system on local processes (harness.Up, median)",
 		Measured: seconds(median(m)), Baseline: seconds(median(base)),
-		BaselineName: "same binaries and env, plain os/exec by dependency level, same health and registry waits",
+		BaselineName: "same binaries and env, plain os/exec, each process once what it needs answers, same health and registry waits",
 		Unit:         "s", Samples: localSamples,
 		Note: fmt.Sprintf("harness runs %v; bare runs %v", rounded(m), rounded(base)),
 	})
@@ -118,7 +118,7 @@ func BenchmarkBringUpLocal(b *testing.B) {
 // BenchmarkBringUpDocker: harness.Up of the reference system on docker (network,
 // Toxiproxy container, one container per instance through testcontainers, supervisor,
 // readiness) against the same images started with the bare Docker API on a network of
-// their own, by dependency level, waited for on the same health paths and readiness.
+// their own, each once what it needs answers, waited for on the same health paths and readiness.
 func BenchmarkBringUpDocker(b *testing.B) {
 	ctx := bounded(b, 10*time.Minute)
 	actx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -174,7 +174,7 @@ func BenchmarkBringUpDocker(b *testing.B) {
 	figure.Report(b, figure.Figure{
 		Group: "bring-up", Name: "reference system on docker (harness.Up, median)",
 		Measured: seconds(median(m)), Baseline: seconds(median(base)),
-		BaselineName: "same images and env, bare Docker API by dependency level, same health and registry waits",
+		BaselineName: "same images and env, bare Docker API, each container once what it needs answers, same health and registry waits",
 		Unit:         "s", Samples: dockerSamples,
 		Note: fmt.Sprintf("harness runs %v; bare runs %v", rounded(m), rounded(base)),
 	})

@@ -103,9 +103,10 @@ func BenchmarkSuiteWallTime(b *testing.B) {
 		Measured: split.Durations.Seconds(), Baseline: split.Inherent().Seconds(),
 		BaselineName: "sum of fault-active time and measured recovery",
 		Unit:         "s", Samples: split.Scenarios,
-		Note: fmt.Sprintf("before the first fault %.0f s (steady-state check, load settling, the 'before' window), "+
-			"after the last heal %.0f s (recovery observed, steady-state check after)",
-			split.Lead.Seconds(), split.Trail.Seconds()),
+		Note: fmt.Sprintf("before the first fault %.0f s (steady-state check, load settling, the 'before' window); "+
+			"after the last heal %.0f s (recovery observed, steady-state check after); scenarios without a fault %.0f s; "+
+			"the rest is each spec's own setup and cleanup (loads stopped, faults healed, outcome recorded)",
+			split.Lead.Seconds(), split.Trail.Seconds(), split.Unfaulted.Seconds()),
 	})
 }
 

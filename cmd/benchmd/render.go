@@ -83,27 +83,39 @@ func Render(w io.Writer, doc Doc) error {
 		}
 		p.line("")
 	}
-	if strings.TrimSpace(doc.Recorded) != "" {
-		p.line("## Recorded by hand")
-		p.line("")
-		p.line("From `bench/recorded.md`, verbatim: figures of runs too slow for `%s`.", doc.Command)
-		p.line("")
+	if rec := strings.TrimSpace(doc.Recorded); rec != "" {
+		// A file with a heading of its own goes in as it is; one without gets ours.
+		if !strings.HasPrefix(rec, "#") {
+			p.line("## Recorded by hand")
+			p.line("")
+			p.line("From `bench/recorded.md`, verbatim: figures of runs too slow for `%s`.", doc.Command)
+			p.line("")
+		}
 		p.raw(strings.TrimRight(doc.Recorded, "\n") + "\n")
 		p.line("")
 	}
 	p.line("## What bounds what remains")
 	p.line("")
 	if len(doc.Figures) > 0 {
-		p.line("Each figure by what the harness (or whatever the figure measures) costs over its baseline, worst first:")
-		p.line("")
-		for _, f := range worstFirst(doc.Figures) {
-			line := fmt.Sprintf("- **%s — %s**: costs ×%s", f.Group, f.Name, num(cost(f)))
+		costly, rest := split(doc.Figures)
+		if len(costly) > 0 {
+			p.line("The figures more than %d%% worse than their baseline (a time above it, a rate below it), worst first, each with what its benchmark says bounds it:", int(math.Round(100*(costlyOver-1))))
+			p.line("")
+		}
+		for _, f := range costly {
+			line := fmt.Sprintf("- **%s — %s**: ×%s its baseline's cost", f.Group, f.Name, num(cost(f)))
 			if f.Note != "" {
 				line += ". " + strings.TrimSuffix(oneLine(f.Note), ".") + "."
 			}
 			p.line("%s", line)
 		}
-		p.line("")
+		if len(costly) > 0 {
+			p.line("")
+		}
+		if rest > 0 {
+			p.line("The other %d figures are within %d%% of their baseline, or better.", rest, int(math.Round(100*(costlyOver-1))))
+			p.line("")
+		}
 	}
 	if strings.TrimSpace(doc.Bounds) != "" {
 		p.raw(strings.TrimRight(doc.Bounds, "\n") + "\n")
@@ -153,6 +165,22 @@ func cost(f figure.Figure) float64 {
 		return f.Baseline / f.Measured
 	}
 	return f.Measured / f.Baseline
+}
+
+// costlyOver is the cost above which a figure is listed under what bounds what remains.
+const costlyOver = 1.1
+
+// split returns the figures that cost more than costlyOver times their baseline, worst
+// first, and how many others there are.
+func split(figs []figure.Figure) (costly []figure.Figure, rest int) {
+	for _, f := range worstFirst(figs) {
+		if cost(f) > costlyOver {
+			costly = append(costly, f)
+		} else {
+			rest++
+		}
+	}
+	return costly, rest
 }
 
 // worstFirst orders figures by cost, highest first; ties keep their order.

@@ -20,6 +20,7 @@ func sampleDoc() Doc {
 			{Group: "bring-up", Name: "reference system on docker", Measured: 11.61, Baseline: 4.284, BaselineName: "bare Docker API", Unit: "s", Samples: 3, Note: "image builds | sequential starts"},
 			{Group: "toxiproxy hop", Name: "gateway read, throughput", Measured: 1378, Baseline: 2321, BaselineName: "no proxies", Unit: "req/s", Samples: 3},
 			{Group: "bring-up", Name: "reference system on local processes", Measured: 1.806, Baseline: 0.9026, BaselineName: "os/exec", Unit: "s", Samples: 5},
+			{Group: "checks", Name: "cheap check", Measured: 1, Baseline: 2, BaselineName: "a slower way", Unit: "ms", Samples: 5},
 		},
 	}
 }
@@ -79,11 +80,14 @@ func TestRenderBoundsWorstFirstWithRatesInverted(t *testing.T) {
 		t.Fatalf("no bounds section:\n%s", out)
 	}
 	sec := out[i:]
-	docker := strings.Index(sec, "**bring-up — reference system on docker**: costs ×2.71. image builds | sequential starts.")
-	rate := strings.Index(sec, "**toxiproxy hop — gateway read, throughput**: costs ×1.68")
-	local := strings.Index(sec, "**bring-up — reference system on local processes**: costs ×2.00")
+	docker := strings.Index(sec, "- **bring-up — reference system on docker**: ×2.71 its baseline's cost. image builds | sequential starts.")
+	rate := strings.Index(sec, "- **toxiproxy hop — gateway read, throughput**: ×1.68 its baseline's cost")
+	local := strings.Index(sec, "- **bring-up — reference system on local processes**: ×2.00 its baseline's cost")
 	if docker < 0 || rate < 0 || local < 0 || !(docker < local && local < rate) {
 		t.Errorf("want docker (×2.71), local (×2.00), throughput (×1.68) in that order:\n%s", sec)
+	}
+	if strings.Contains(sec, "cheap") || !strings.Contains(sec, "The other 1 figures are within 10% of their baseline, or better.") {
+		t.Errorf("a figure at or under its baseline should be counted, not listed:\n%s", sec)
 	}
 	if !strings.HasSuffix(out, "Docker's own container start bounds the rest.\n") {
 		t.Errorf("bench/bounds.md prose should end the file:\n%s", sec)
@@ -96,11 +100,18 @@ func TestRenderIncludesRecordedVerbatimOnlyWhenPresent(t *testing.T) {
 		t.Errorf("no recorded.md, yet a section for it:\n%s", out)
 	}
 	doc := sampleDoc()
-	doc.Recorded = "### Flakes\n\n| scenario | passes |\n|---|---|\n| failover | 50/50 |\n"
+	doc.Recorded = "Flakes:\n\n| scenario | passes |\n|---|---|\n| failover | 50/50 |\n"
 	out = render(t, doc)
 	i, j := strings.Index(out, "## Recorded by hand"), strings.Index(out, "## What bounds what remains")
 	if i < 0 || j < i || !strings.Contains(out[i:j], doc.Recorded) {
-		t.Errorf("recorded.md should appear verbatim before the bounds:\n%s", out)
+		t.Errorf("recorded.md should appear verbatim, under a heading, before the bounds:\n%s", out)
+	}
+	// A file with its own heading keeps it, and gets no second one.
+	doc.Recorded = "## Recorded runs\n\nsoak: 50 of 50 cycles\n"
+	out = render(t, doc)
+	i, j = strings.Index(out, "## Recorded runs"), strings.Index(out, "## What bounds what remains")
+	if strings.Contains(out, "## Recorded by hand") || i < 0 || j < i || !strings.Contains(out[i:j], doc.Recorded) {
+		t.Errorf("recorded.md with a heading should appear verbatim and alone:\n%s", out)
 	}
 }
 

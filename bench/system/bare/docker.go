@@ -37,11 +37,9 @@ type Docker struct {
 // each process a container from its image with the alias of its name, its port
 // published on 127.0.0.1, waited for on its health path through that port.
 func StartDocker(ctx context.Context, plan Plan, d Docker) (*System, error) {
-	for _, level := range plan.Levels {
-		for _, p := range level {
-			if d.Images[p.Name] == "" {
-				return nil, fmt.Errorf("bare docker: no image for %s", p.Name)
-			}
+	for _, p := range plan.Procs {
+		if d.Images[p.Name] == "" {
+			return nil, fmt.Errorf("bare docker: no image for %s", p.Name)
 		}
 	}
 	host, _ := os.Hostname()
@@ -53,10 +51,8 @@ func StartDocker(ctx context.Context, plan Plan, d Docker) (*System, error) {
 		return nil, fmt.Errorf("bare docker: create network %s: %w", be.net, err)
 	}
 	be.netMade = true
-	for _, level := range plan.Levels {
-		for _, p := range level {
-			be.ports[p.Name] = p.Port
-		}
+	for _, p := range plan.Procs {
+		be.ports[p.Name] = p.Port
 	}
 	return run(ctx, plan, be)
 }

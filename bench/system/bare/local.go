@@ -30,15 +30,13 @@ func StartLocal(ctx context.Context, plan Plan, b *build.Builder) (*System, erro
 		return nil, fmt.Errorf("bare local: %w", err)
 	}
 	be := &localBackend{dir: dir, builder: b, ports: map[string]int{}, spawn: newSpawner()}
-	for _, level := range plan.Levels {
-		for _, p := range level {
-			port, err := freePort(be.ports)
-			if err != nil {
-				_ = be.close(ctx)
-				return nil, fmt.Errorf("bare local: %w", err)
-			}
-			be.ports[p.Name] = port
+	for _, p := range plan.Procs {
+		port, err := freePort(be.ports)
+		if err != nil {
+			_ = be.close(ctx)
+			return nil, fmt.Errorf("bare local: %w", err)
 		}
+		be.ports[p.Name] = port
 	}
 	return run(ctx, plan, be)
 }

@@ -29,14 +29,16 @@ type Proc struct {
 	Port int
 	// Health is the path answered 200 once it is ready.
 	Health string
+	// Needs names the processes that must be ready before it starts.
+	Needs []string
 	// Role is its service's role.
 	Role harness.Role
 }
 
-// Plan is a system laid out as levels: every process of a level depends only on
-// processes of earlier levels, so a level starts all at once.
+// Plan is a system laid out as processes, each naming the processes it waits for.
 type Plan struct {
-	Levels [][]Proc
+	// Procs are the processes, every one after those it needs.
+	Procs []Proc
 	// Registered lists, per business service, the instance ids the registry must list.
 	Registered map[string][]string
 }
@@ -58,13 +60,13 @@ var etcdArgs = []string{
 }
 
 // NewPlan lays sys out without proxies: where the harness hands an instance a proxy's
-// address, the plan hands it the real address of what the proxy stands for.
+// address, the plan hands it the real address of what the proxy stands for. Each
+// process waits for what it needs — its database, the registry, every instance of the
+// services it depends on — as docker compose's depends_on with service_healthy does.
 func NewPlan(sys harness.System) (Plan, error) {
 	if err := sys.Validate(); err != nil {
 		return Plan{}, fmt.Errorf("plan %s: %w", sys.Name, err)
 	}
-	level := map[string]int{} // service → level of its instances
-	first := map[string]string{}
 	var registry string
 	for _, svc := range sys.Services {
 		if svc.Role == harness.RoleRegistry {
@@ -72,20 +74,20 @@ func NewPlan(sys harness.System) (Plan, error) {
 		}
 	}
 	plan := Plan{Registered: map[string][]string{}}
-	put := func(l int, p Proc) {
-		for len(plan.Levels) <= l {
-			plan.Levels = append(plan.Levels, nil)
-		}
-		plan.Levels[l] = append(plan.Levels[l], p)
-	}
-	// Services are declared in an order the harness accepts; levels follow from it.
+	placed := map[string][]string{} // service → its instances' names
 	pending := append([]harness.Service(nil), sys.Services...)
 	for len(pending) > 0 {
 		progressed := false
 		var next []harness.Service
 		for _, svc := range pending {
-			l, ok := placeable(svc, registry, level)
-			if !ok {
+			deps := dependencies(svc, registry)
+			ready := true
+			for _, d := range deps {
+				if _, ok := placed[d]; !ok {
+					ready = false
+				}
+			}
+			if !ready {
 				next = append(next, svc)
 				continue
 			}
@@ -93,21 +95,26 @@ func NewPlan(sys harness.System) (Plan, error) {
 				return Plan{}, fmt.Errorf("plan %s: service %s is a cluster: the bare baseline does not start clusters", sys.Name, svc.Name)
 			}
 			progressed = true
-			level[svc.Name] = l
-			procs, err := instances(svc, registry, first)
+			var needs []string
+			for _, d := range deps {
+				needs = append(needs, placed[d]...)
+			}
+			if svc.Database != nil {
+				db := database(svc)
+				plan.Procs = append(plan.Procs, db)
+				needs = append(needs, db.Name)
+			}
+			procs, err := instances(svc, registry, placed, needs)
 			if err != nil {
 				return Plan{}, fmt.Errorf("plan %s: %w", sys.Name, err)
 			}
-			if svc.Database != nil {
-				put(0, database(svc))
-			}
 			for _, p := range procs {
-				put(l, p)
+				plan.Procs = append(plan.Procs, p)
+				placed[svc.Name] = append(placed[svc.Name], p.Name)
 				if svc.RegistryEnv != "" && (svc.Role == "" || svc.Role == harness.RoleService) {
 					plan.Registered[svc.Name] = append(plan.Registered[svc.Name], p.Name)
 				}
 			}
-			first[svc.Name] = procs[0].Name
 		}
 		if !progressed {
 			return Plan{}, fmt.Errorf("plan %s: dependencies form a cycle", sys.Name)
@@ -117,27 +124,17 @@ func NewPlan(sys harness.System) (Plan, error) {
 	return plan, nil
 }
 
-// placeable says whether every dependency of svc is placed, and at which level svc goes.
-func placeable(svc harness.Service, registry string, level map[string]int) (int, bool) {
-	deps := []string{}
-	if svc.RegistryEnv != "" && registry != "" {
-		deps = append(deps, registry)
+// dependencies are the services svc waits for: the registry it calls, and its
+// dependencies.
+func dependencies(svc harness.Service, registry string) []string {
+	var out []string
+	if svc.RegistryEnv != "" && registry != "" && registry != svc.Name {
+		out = append(out, registry)
 	}
 	for _, d := range svc.DependsOn {
-		deps = append(deps, d.Service)
+		out = append(out, d.Service)
 	}
-	l := 0
-	if svc.Database != nil {
-		l = 1 // after its database, which goes first
-	}
-	for _, d := range deps {
-		dl, ok := level[d]
-		if !ok {
-			return 0, false
-		}
-		l = max(l, dl+1)
-	}
-	return l, true
+	return out
 }
 
 func database(svc harness.Service) Proc {
@@ -148,7 +145,7 @@ func database(svc harness.Service) Proc {
 
 // instances lays out svc's replicas with the environment the harness would give them,
 // real addresses in place of proxied ones.
-func instances(svc harness.Service, registry string, first map[string]string) ([]Proc, error) {
+func instances(svc harness.Service, registry string, placed map[string][]string, needs []string) ([]Proc, error) {
 	replicas := max(svc.Replicas, 1)
 	port := svc.Port
 	if port == 0 {
@@ -184,19 +181,19 @@ func instances(svc harness.Service, registry string, first map[string]string) ([
 			if registry == "" {
 				return nil, fmt.Errorf("%s: registry_env is set but the system has no registry", name)
 			}
-			set(svc.RegistryEnv, addrOf(first[registry]))
+			set(svc.RegistryEnv, addrOf(placed[registry][0]))
 		}
 		if svc.Database != nil {
 			set(or(svc.Database.Env, "ETCD_ENDPOINTS"), addrOf(svc.Name+"-db"))
 		}
 		for _, d := range svc.DependsOn {
-			set(d.Env, addrOf(first[d.Service]))
+			set(d.Env, addrOf(placed[d.Service][0]))
 		}
 		if svc.Source.Package == "" {
 			return nil, fmt.Errorf("%s: the bare baseline runs Go packages only (source %+v)", name, svc.Source)
 		}
 		out = append(out, Proc{Name: name, Service: svc.Name, Package: svc.Source.Package, Args: svc.Args,
-			Env: env, Port: port, Health: health, Role: svc.Role})
+			Env: env, Port: port, Health: health, Role: svc.Role, Needs: needs})
 	}
 	return out, nil
 }

@@ -8,30 +8,28 @@ import (
 	"github.com/faultline/faultline/harness/reference"
 )
 
-func names(ps []Proc) []string {
-	var out []string
-	for _, p := range ps {
-		out = append(out, p.Name)
-	}
-	slices.Sort(out)
-	return out
-}
-
 func TestPlanOfTheReferenceSystem(t *testing.T) {
 	plan, err := NewPlan(reference.System())
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := [][]string{
-		{"accounts-db", "inventory-db", "orders-db", "registry-1"},
-		{"accounts-1", "accounts-2", "gateway-1", "inventory-1", "inventory-2", "orders-1"},
+	var all []string
+	needs := map[string][]string{}
+	for _, p := range plan.Procs {
+		all = append(all, p.Name)
+		needs[p.Name] = p.Needs
 	}
-	if len(plan.Levels) != len(want) {
-		t.Fatalf("levels = %d, want %d: %+v", len(plan.Levels), len(want), plan.Levels)
+	want := []string{"registry-1", "accounts-db", "accounts-1", "accounts-2", "inventory-db", "inventory-1", "inventory-2",
+		"orders-db", "orders-1", "gateway-1"}
+	if !slices.Equal(all, want) {
+		t.Errorf("processes = %v, want %v", all, want)
 	}
-	for i, w := range want {
-		if got := names(plan.Levels[i]); !slices.Equal(got, w) {
-			t.Errorf("level %d = %v, want %v", i, got, w)
+	for name, w := range map[string][]string{
+		"registry-1": nil, "accounts-db": nil, "accounts-2": {"registry-1", "accounts-db"},
+		"orders-1": {"registry-1", "orders-db"}, "gateway-1": {"registry-1"},
+	} {
+		if !slices.Equal(needs[name], w) {
+			t.Errorf("%s needs %v, want %v", name, needs[name], w)
 		}
 	}
 	if got := plan.Registered["accounts"]; !slices.Equal(got, []string{"accounts-1", "accounts-2"}) {
@@ -41,7 +39,7 @@ func TestPlanOfTheReferenceSystem(t *testing.T) {
 		t.Error("the gateway does not register, yet the plan waits for it")
 	}
 	var a2 Proc
-	for _, p := range plan.Levels[1] {
+	for _, p := range plan.Procs {
 		if p.Name == "accounts-2" {
 			a2 = p
 		}

@@ -3,7 +3,6 @@ package bare
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -54,9 +53,10 @@ type backend interface {
 	close(ctx context.Context) error
 }
 
-// run starts plan level by level on be, each level all at once, waits for every
-// process's health path, then for the system's own readiness: the registry lists every
-// business instance and the gateway answers /readyz. On error it closes what it started.
+// run starts every process of plan on be as soon as the processes it needs answer
+// their health paths, waits for its own, then for the system's readiness: the registry
+// lists every business instance and the gateway answers /readyz. The first failure
+// cancels the starts under way; on error it closes what it started.
 func run(ctx context.Context, plan Plan, be backend) (s *System, err error) {
 	s = &System{hosts: map[string]string{}, closer: be.close}
 	defer func() {
@@ -65,35 +65,49 @@ func run(ctx context.Context, plan Plan, be backend) (s *System, err error) {
 			s = nil
 		}
 	}()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := map[string]chan struct{}{}
+	for _, p := range plan.Procs {
+		done[p.Name] = make(chan struct{})
+	}
 	var mu sync.Mutex
-	for _, level := range plan.Levels {
-		errs := make([]error, len(level))
-		var wg sync.WaitGroup
-		for i, p := range level {
-			wg.Go(func() {
-				host, err := be.start(ctx, p)
-				if err == nil {
-					err = harness.WaitHTTP(ctx, "http://"+host+p.Health, healthTimeout)
-				}
-				if err != nil {
-					errs[i] = fmt.Errorf("start %s: %w", p.Name, err)
+	var wg sync.WaitGroup
+	for _, p := range plan.Procs {
+		wg.Go(func() {
+			defer close(done[p.Name])
+			for _, n := range p.Needs {
+				select {
+				case <-done[n]:
+				case <-ctx.Done():
 					return
 				}
-				mu.Lock()
-				s.hosts[p.Name] = host
-				switch p.Role {
-				case harness.RoleGateway:
-					s.gateway = "http://" + host
-				case harness.RoleRegistry:
-					s.registry = "http://" + host
-				}
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return s, err
-		}
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			host, err := be.start(ctx, p)
+			if err == nil {
+				err = harness.WaitHTTP(ctx, "http://"+host+p.Health, healthTimeout)
+			}
+			if err != nil {
+				cancel(fmt.Errorf("start %s: %w", p.Name, err))
+				return
+			}
+			mu.Lock()
+			s.hosts[p.Name] = host
+			switch p.Role {
+			case harness.RoleGateway:
+				s.gateway = "http://" + host
+			case harness.RoleRegistry:
+				s.registry = "http://" + host
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return s, err
 	}
 	if err := ready(ctx, plan, s); err != nil {
 		return s, err

@@ -29,6 +29,9 @@ type Split struct {
 	// to its first injection (steady-state check, load settling); Trail of the time from
 	// its last heal to its end (observing recovery, steady-state check after).
 	Lead, Trail time.Duration
+	// Unfaulted is the sum of the durations of scenarios that applied no fault (an
+	// overload, a new instance joining): all of it is around, none inherent.
+	Unfaulted time.Duration
 }
 
 // Inherent is the time the scenarios cannot do without: faults active plus recovery.
@@ -50,6 +53,8 @@ func Of(run report.Run) Split {
 		if first, last, ok := bounds(sc); ok {
 			s.Lead += max(0, first-sc.Window.From)
 			s.Trail += max(0, sc.Window.To-last)
+		} else {
+			s.Unfaulted += sc.Duration
 		}
 		if sc.Recovery != nil && *sc.Recovery > 0 {
 			s.Recovery += *sc.Recovery

@@ -21,10 +21,11 @@ func TestOf(t *testing.T) {
 			Verdict: report.Fail, Duration: 20 * s, Window: check.Window{From: 40 * s, To: 60 * s},
 			Faults: []report.Fault{{InjectedAt: 40 * s, HealedAt: 42 * s}, {InjectedAt: 50 * s}},
 		},
+		{Verdict: report.Pass, Duration: 12 * s}, // no fault: an overload, say
 		{Verdict: report.Skipped, Duration: time.Hour, Faults: []report.Fault{{InjectedAt: 0, HealedAt: time.Hour}}},
 	}}
 	got := suitetime.Of(run)
-	want := suitetime.Split{Scenarios: 2, Failed: 1, Durations: 50 * s, FaultActive: 8*s + 2*s + 10*s, Recovery: 2 * s,
+	want := suitetime.Split{Scenarios: 3, Failed: 1, Durations: 62 * s, Unfaulted: 12 * s, FaultActive: 8*s + 2*s + 10*s, Recovery: 2 * s,
 		Lead: 6*s + 0, Trail: 16*s + 0}
 	if got != want {
 		t.Fatalf("Of = %+v, want %+v", got, want)
