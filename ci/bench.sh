@@ -39,8 +39,8 @@ trap 'exit 130' INT TERM
 if ! command -v docker >/dev/null 2>&1 || ! docker version >/dev/null 2>&1; then
   echo "bench: no Docker engine answers: the docker figures will be skipped" >&2
 fi
-echo "bench: go test -p 1 -run '^\$' -bench . -benchtime=1x -count=1 -timeout 30m ./bench/..." >&2
-go test -p 1 -run '^$' -bench . -benchtime=1x -count=1 -timeout 30m ./bench/... 2>&1 | tee "$work/bench.log"
+echo "bench: go test -p 1 -v -run '^\$' -bench . -benchtime=1x -count=1 -timeout 30m ./bench/..." >&2
+go test -p 1 -v -run '^$' -bench . -benchtime=1x -count=1 -timeout 30m ./bench/... 2>&1 | tee "$work/bench.log"
 status=${PIPESTATUS[0]}
 if ! go run ./cmd/benchmd -in "$FAULTLINE_BENCH_OUT" -log "$work/bench.log" -out BENCHMARKS.md; then
   echo "bench: could not write BENCHMARKS.md" >&2

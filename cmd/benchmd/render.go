@@ -232,13 +232,15 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 var resultRE = regexp.MustCompile(`^\s*--- (SKIP|FAIL): (\S+)`)
 
-// Unmeasured reads go test output for benchmarks that skipped or failed, with the first
-// line of what each said (the skip message, the failure).
+// Unmeasured reads go test output for benchmarks that skipped or failed, with what
+// each said last: the message printed right after its "--- SKIP"/"--- FAIL" line, or,
+// as go test -v prints a benchmark's log as it goes, the last one printed before it.
 func Unmeasured(r io.Reader) []Missing {
 	var out []Missing
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	pending := -1
+	last := ""
 	for sc.Scan() {
 		line := sc.Text()
 		if m := resultRE.FindStringSubmatch(line); m != nil {
@@ -246,20 +248,34 @@ func Unmeasured(r io.Reader) []Missing {
 			if m[1] == "FAIL" {
 				outcome = "failed"
 			}
-			out = append(out, Missing{Benchmark: m[2], Outcome: outcome})
-			pending = len(out) - 1
+			out = append(out, Missing{Benchmark: m[2], Outcome: outcome, Reason: last})
+			pending, last = len(out)-1, ""
 			continue
 		}
-		if pending >= 0 && strings.TrimSpace(line) != "" {
-			if strings.HasPrefix(line, " ") || strings.HasPrefix(line, "\t") {
-				reason := strings.TrimSpace(line)
-				if _, after, ok := strings.Cut(reason, ": "); ok && strings.Contains(reason[:strings.Index(reason, ": ")], "_test.go:") {
-					reason = after
-				}
-				out[pending].Reason = reason
-			}
+		msg, isMsg := logMessage(line)
+		switch {
+		case isMsg && pending >= 0:
+			out[pending].Reason = msg
 			pending = -1
+		case isMsg:
+			last = msg
+		case strings.TrimSpace(line) != "":
+			pending = -1
+			if strings.HasPrefix(line, "Benchmark") || strings.HasPrefix(line, "---") || strings.HasPrefix(line, "===") {
+				last = ""
+			}
 		}
 	}
 	return out
+}
+
+var logRE = regexp.MustCompile(`^\s+\S+_test\.go:\d+: (.*)$`)
+
+// logMessage is the message of a test log line ("    x_test.go:12: message").
+func logMessage(line string) (string, bool) {
+	m := logRE.FindStringSubmatch(line)
+	if m == nil {
+		return "", false
+	}
+	return strings.TrimSpace(m[1]), true
 }

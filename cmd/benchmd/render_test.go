@@ -138,6 +138,33 @@ FAIL
 	}
 }
 
+func TestUnmeasuredReadsVerboseOutputToo(t *testing.T) {
+	log := `BenchmarkBringUpDocker
+    bringup_test.go:128: docker engine not reachable: skipping the docker bring-up figures
+--- SKIP: BenchmarkBringUpDocker
+BenchmarkSuiteWallTime
+    suite_test.go:70: the suite saved no outcomes
+--- FAIL: BenchmarkSuiteWallTime
+BenchmarkToxiproxyHop
+--- SKIP: BenchmarkToxiproxyHop
+PASS
+`
+	got := Unmeasured(strings.NewReader(log))
+	want := []Missing{
+		{"BenchmarkBringUpDocker", "skipped", "docker engine not reachable: skipping the docker bring-up figures"},
+		{"BenchmarkSuiteWallTime", "failed", "the suite saved no outcomes"},
+		{"BenchmarkToxiproxyHop", "skipped", ""},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Unmeasured = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("Unmeasured[%d] = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
 func TestRenderWithoutFiguresSaysSo(t *testing.T) {
 	doc := sampleDoc()
 	doc.Figures = nil
