@@ -7,7 +7,8 @@
 # faultline-bench-<session>-…, and removed on exit, even after a failure or Ctrl-C;
 # local processes die with the benchmark that started them. Docker figures skip, saying
 # so, where no engine answers. BENCHMARKS.md is written even when a benchmark failed,
-# listing it; the script then exits non-zero.
+# listing it; the script then exits non-zero. BENCH=<regexp> runs only the benchmarks
+# it matches, and BENCH_MD=<file> writes elsewhere than BENCHMARKS.md.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export CGO_ENABLED=0
@@ -34,17 +35,33 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+# go test exits by itself on Ctrl-C, and bash then carries on: remember the interrupt
+# so that a cut-short run does not overwrite BENCHMARKS.md.
+interrupted=""
+trap 'interrupted=yes' INT TERM
 
 if ! command -v docker >/dev/null 2>&1 || ! docker version >/dev/null 2>&1; then
   echo "bench: no Docker engine answers: the docker figures will be skipped" >&2
 fi
-echo "bench: go test -p 1 -v -run '^\$' -bench . -benchtime=1x -count=1 -timeout 30m ./bench/..." >&2
-go test -p 1 -v -run '^$' -bench . -benchtime=1x -count=1 -timeout 30m ./bench/... 2>&1 | tee "$work/bench.log"
-status=${PIPESTATUS[0]}
-if ! go run ./cmd/benchmd -in "$FAULTLINE_BENCH_OUT" -log "$work/bench.log" -out BENCHMARKS.md; then
-  echo "bench: could not write BENCHMARKS.md" >&2
+echo "bench: go test -p 1 -v -run '^\$' -bench '${BENCH:-.}' -benchtime=1x -count=1 -timeout 30m ./bench/..." >&2
+go test -p 1 -v -run '^$' -bench "${BENCH:-.}" -benchtime=1x -count=1 -timeout 30m ./bench/... 2>&1 | tee "$work/bench.log"
+statuses=("${PIPESTATUS[@]}")
+status=${statuses[0]}
+# tee dies of the same Ctrl-C (130) or termination (143) that go test survives to report.
+if [ "${statuses[1]:-0}" -ge 128 ]; then
+  interrupted=yes
+fi
+if [ -n "$interrupted" ]; then
+  echo "bench: interrupted: BENCHMARKS.md left as it was" >&2
+  exit 130
+fi
+if [ ! -s "$FAULTLINE_BENCH_OUT" ]; then
+  echo "bench: no benchmark recorded a figure (see the output above): BENCHMARKS.md left as it was" >&2
   exit 1
 fi
-echo "bench: wrote BENCHMARKS.md ($(grep -c . "$FAULTLINE_BENCH_OUT") figures)" >&2
+if ! go run ./cmd/benchmd -in "$FAULTLINE_BENCH_OUT" -log "$work/bench.log" -out "${BENCH_MD:-BENCHMARKS.md}"; then
+  echo "bench: could not write ${BENCH_MD:-BENCHMARKS.md}" >&2
+  exit 1
+fi
+echo "bench: wrote ${BENCH_MD:-BENCHMARKS.md} ($(grep -c . "$FAULTLINE_BENCH_OUT") figures)" >&2
 exit "$status"
