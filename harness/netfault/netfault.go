@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,10 @@ const (
 	residentUp   = "faultline.http"
 	residentDown = "faultline.http_response"
 )
+
+// listenAttempts bounds how often Create picks a new listen address after finding the
+// one it was given taken.
+const listenAttempts = 3
 
 // Option customises a Manager.
 type Option func(*Manager)
@@ -120,23 +125,32 @@ func (m *Manager) Create(ctx context.Context, name, upstream string) (*Link, err
 	case exists:
 		return nil, fmt.Errorf("create proxy %s: %w", name, ErrExists)
 	}
-	listen := m.host.ListenAddr(slot)
-	if listen == "" {
-		return nil, fmt.Errorf("create proxy %s: the proxy host has no slot %d: start it with more slots", name, slot)
-	}
 	l := &Link{m: m, name: name, upstream: upstream, pair: name + "." + randomHex(8)}
-	err := m.api.call(ctx, http.MethodPost, "/proxies", tpclient.Proxy{
-		Name: name, Listen: listen, Upstream: upstream, Enabled: false,
-	}, nil)
-	if err != nil {
-		return nil, fmt.Errorf("create proxy %s (listen %s, upstream %s): %w", name, listen, upstream, err)
-	}
-	p, err := l.install(ctx)
-	if err != nil {
+	var p *tpclient.Proxy
+	for attempt, tried := 1, ""; ; attempt++ {
+		listen := m.host.ListenAddr(slot)
+		if listen == "" {
+			return nil, fmt.Errorf("create proxy %s: the proxy host has no slot %d: start it with more slots", name, slot)
+		}
+		err := m.api.call(ctx, http.MethodPost, "/proxies", tpclient.Proxy{
+			Name: name, Listen: listen, Upstream: upstream, Enabled: false,
+		}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("create proxy %s (listen %s, upstream %s): %w", name, listen, upstream, err)
+		}
+		if p, err = l.install(ctx); err == nil {
+			break
+		}
 		if derr := m.api.call(context.WithoutCancel(ctx), http.MethodDelete, proxyPath(name), nil, nil); derr != nil {
 			err = errors.Join(err, fmt.Errorf("remove the half-made proxy: %w", derr))
 		}
-		return nil, fmt.Errorf("create proxy %s (listen %s, upstream %s): %w", name, listen, upstream, err)
+		// A port the host picked can be taken by another process between its pick and
+		// the proxy's listen: pick again, where the host hands out a different one.
+		if !strings.Contains(err.Error(), "address already in use") || attempt == listenAttempts || listen == tried {
+			return nil, fmt.Errorf("create proxy %s (listen %s, upstream %s): %w", name, listen, upstream, err)
+		}
+		tried = listen
+		m.log.Debug("proxy port taken, picking another", "link", name, "listen", listen)
 	}
 	l.listen = p.Listen
 	m.mu.Lock()
