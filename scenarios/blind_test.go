@@ -28,6 +28,7 @@ var blinds = slices.Concat(
 	[]blind{{property: "gateway retries", breaks: reference.WithEnv("gateway", "GATEWAY_RETRIES", "0"), scenario: failover}},
 	trafficBlind,
 	stateBlind,
+	durabilityBlind,
 )
 
 var _ = Describe("the suites are not blind", Label("blind", "local"), func() {

@@ -3,6 +3,7 @@ package scenarios_test
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,7 +60,15 @@ func (sc scenario) register(e *env) {
 		sc.body(ctx, e, s)
 		s.check(e.mustBeSteady(ctx, "after"))
 		Expect(s.checks).To(faultline.Pass())
-	}, NodeTimeout(4*time.Minute))
+	}, NodeTimeout(sc.timeout()))
+}
+
+// timeout bounds one run of the scenario: a soak labelled slow gets half an hour.
+func (sc scenario) timeout() time.Duration {
+	if slices.Contains(sc.labels, "slow") {
+		return 30 * time.Minute
+	}
+	return 4 * time.Minute
 }
 
 var slugRE = regexp.MustCompile(`[^a-z0-9]+`)

@@ -64,8 +64,9 @@ func firstLine(s string) string {
 // scenario by writing it and adding it to its group.
 var scenarios = slices.Concat(
 	[]scenario{failover},
-	trafficScenarios, // traffic_test.go: isolation, self-healing, discovery, slow dependency, overload
-	stateScenarios,   // state_test.go: registry partition and outage, database loss, nemesis
+	trafficScenarios,    // traffic_test.go: isolation, self-healing, discovery, slow dependency, overload
+	stateScenarios,      // state_test.go: registry partition and outage, database loss, nemesis
+	durabilityScenarios, // durability_test.go: kill -9 cycles, short and (slow) 50-cycle soak
 )
 
 // runSeed is the run's seed: FAULTLINE_SEED when set, else Ginkgo's random seed, so
