@@ -105,23 +105,28 @@ func TestStaticBinaryServesAndStopsOnSIGTERM(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("still running 10 s after SIGTERM")
-	}
+	// Read to the end of its output before Wait: Wait closes the pipe, and a line not
+	// yet read would be lost.
 	var msgs []string
-	for l := range lines {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(l), &rec); err != nil {
-			t.Fatalf("log line is not JSON: %q", l)
+	timeout := time.After(10 * time.Second)
+read:
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				break read
+			}
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(l), &rec); err != nil {
+				t.Fatalf("log line is not JSON: %q", l)
+			}
+			msgs = append(msgs, rec["msg"].(string))
+		case <-timeout:
+			t.Fatalf("still running 10 s after SIGTERM; logged %q", msgs)
 		}
-		msgs = append(msgs, rec["msg"].(string))
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 	joined := strings.Join(msgs, "|")
 	for _, want := range []string{"toxiproxy server started", "shutting down", "toxiproxy server closed"} {

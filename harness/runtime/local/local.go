@@ -236,6 +236,7 @@ func (rt *Runtime) release(in *Instance) {
 	defer rt.mu.Unlock()
 	delete(rt.names, in.spec.Name)
 	delete(rt.ports, in.port)
+	releasePort(in.port)
 	for i, x := range rt.instances {
 		if x == in {
 			rt.instances = append(rt.instances[:i], rt.instances[i+1:]...)
@@ -267,9 +268,15 @@ func (rt *Runtime) freePort() (int, error) {
 		}
 		port = ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
-		if !rt.ports[port] {
-			return port, nil
+		if rt.ports[port] {
+			continue
 		}
+		// Free now, but another run on this machine may hold it between its own binds
+		// (see reservePort); a port the kernel picked (lo == hi) is not reserved.
+		if lo < hi && !reservePort(port) {
+			continue
+		}
+		return port, nil
 	}
 	return 0, errors.New("free port: no free loopback port after 50 tries")
 }
@@ -409,6 +416,11 @@ func (rt *Runtime) Close(ctx context.Context) error {
 		}
 	}
 	rt.spawner.close()
+	rt.mu.Lock()
+	for port := range rt.ports {
+		releasePort(port)
+	}
+	rt.mu.Unlock()
 	if rt.ownDir {
 		if err := os.RemoveAll(rt.dir); err != nil {
 			errs = append(errs, fmt.Errorf("close run %s: remove %s: %w", rt.runID, rt.dir, err))

@@ -48,6 +48,9 @@ func Reap(logger *slog.Logger) (removed int, err error) {
 		logger.Debug("reaped the directory of a dead local run", "dir", dir, "pid", pid)
 		removed++
 	}
+	if n := reapPorts(); n > 0 {
+		logger.Debug("released the ports dead local runs had reserved", "ports", n)
+	}
 	return removed, errors.Join(errs...)
 }
 
@@ -63,7 +66,12 @@ func writeOwner(dir string) error {
 
 // readOwner reads the owner of a run directory; ok is false where there is none.
 func readOwner(dir string) (pid int, started int64, ok bool) {
-	b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+	return readOwnerFile(filepath.Join(dir, ownerFile))
+}
+
+// readOwnerFile reads an owner file ("pid=N start=T"); ok is false where there is none.
+func readOwnerFile(path string) (pid int, started int64, ok bool) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, 0, false
 	}
