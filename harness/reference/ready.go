@@ -40,7 +40,13 @@ func Registered(ctx context.Context, r *harness.Running, service string) error {
 
 // Listed returns the instance ids the registry lists for service now.
 func Listed(ctx context.Context, r *harness.Running, service string) ([]string, error) {
-	return listed(ctx, &http.Client{Timeout: 2 * time.Second}, r.RegistryURL(), service)
+	return ListedAt(ctx, r.RegistryURL(), service)
+}
+
+// ListedAt returns the sorted instance ids the registry at base (an http:// URL) lists
+// for service now: for a registry the harness did not start.
+func ListedAt(ctx context.Context, base, service string) ([]string, error) {
+	return listed(ctx, &http.Client{Timeout: 2 * time.Second}, base, service)
 }
 
 func listed(ctx context.Context, client *http.Client, base, service string) ([]string, error) {

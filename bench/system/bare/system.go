@@ -2,14 +2,13 @@ package bare
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/reference"
 )
 
 // healthTimeout bounds the wait for one process's health path, as the harness's does.
@@ -120,7 +119,6 @@ func run(ctx context.Context, plan Plan, be backend) (s *System, err error) {
 func ready(ctx context.Context, plan Plan, s *System) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
 	services := make([]string, 0, len(plan.Registered))
 	for svc := range plan.Registered {
 		services = append(services, svc)
@@ -130,7 +128,7 @@ func ready(ctx context.Context, plan Plan, s *System) error {
 		want := slices.Sorted(slices.Values(plan.Registered[svc]))
 		var got []string
 		for {
-			got, _ = listed(ctx, client, s.registry, svc)
+			got, _ = reference.ListedAt(ctx, s.registry, svc)
 			if slices.Equal(got, want) {
 				break
 			}
@@ -147,34 +145,4 @@ func ready(ctx context.Context, plan Plan, s *System) error {
 		}
 	}
 	return nil
-}
-
-// listed returns the sorted instance ids the registry lists for service.
-func listed(ctx context.Context, client *http.Client, base, service string) ([]string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/services/"+service, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("registry answered %d", resp.StatusCode)
-	}
-	var snap struct {
-		Instances []struct {
-			ID string `json:"id"`
-		} `json:"instances"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
-		return nil, fmt.Errorf("decode registry answer: %w", err)
-	}
-	var ids []string
-	for _, i := range snap.Instances {
-		ids = append(ids, i.ID)
-	}
-	slices.Sort(ids)
-	return ids, nil
 }
