@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -246,6 +247,10 @@ func (r *Running) link(ctx context.Context, name, upstream string) (*netfault.Li
 	r.mu.Unlock()
 	return l, nil
 }
+
+// DatabaseArgs returns the arguments the harness starts every service's etcd with, with
+// the runtime's placeholders in them: for a baseline that must start it the same way.
+func DatabaseArgs() []string { return slices.Clone(etcdArgs) }
 
 // etcdArgs start a single-member etcd that binds the runtime's port and advertises the
 // address the proxies reach it at.

@@ -46,19 +46,6 @@ type Plan struct {
 // addrOf is the placeholder for the address other processes reach name at.
 func addrOf(name string) string { return "{{addr:" + name + "}}" }
 
-// etcdArgs are the harness's own (harness/up.go): a single-member etcd that binds the
-// backend's port and advertises where it is reached.
-var etcdArgs = []string{
-	"--name", "db", "--data-dir", runtime.PlaceholderDataDir + "/etcd",
-	"--listen-client-urls", "http://" + runtime.PlaceholderListen,
-	"--advertise-client-urls", "http://" + runtime.PlaceholderNetAddr,
-	"--listen-peer-urls", "http://127.0.0.1:0",
-	"--initial-advertise-peer-urls", "http://127.0.0.1:2380",
-	"--initial-cluster", "db=http://127.0.0.1:2380",
-	"--log-level", "error",
-	"--auto-compaction-mode", "periodic", "--auto-compaction-retention", "1h",
-}
-
 // NewPlan lays sys out without proxies: where the harness hands an instance a proxy's
 // address, the plan hands it the real address of what the proxy stands for. Each
 // process waits for what it needs — its database, the registry, every instance of the
@@ -139,7 +126,7 @@ func dependencies(svc harness.Service, registry string) []string {
 
 func database(svc harness.Service) Proc {
 	name := svc.Name + "-db"
-	return Proc{Name: name, Service: name, Package: EtcdPackage, Args: etcdArgs, Env: map[string]string{},
+	return Proc{Name: name, Service: name, Package: EtcdPackage, Args: harness.DatabaseArgs(), Env: map[string]string{},
 		Port: 2379, Health: "/health", Role: harness.RoleDatabase}
 }
 
