@@ -7,6 +7,15 @@
 #   bash ci/flake.sh            # N=10 on local, and on docker where an engine answers
 #   N=3 bash ci/flake.sh        # or: bash ci/flake.sh 3
 #   BACKENDS=local LABELS='!slow && !blind' bash ci/flake.sh 2
+#   MODE=clone N=10 HOG=1 bash ci/flake.sh   # the README's whole test command, clean clones
+#
+# MODE=clone runs what CI runs instead: N times, a fresh `git clone` of HEAD (what is
+# committed, nothing else of this work tree) in a temporary directory, then
+# `CI=true make test </dev/null` in it, as CI does; each run's log and verdict go to
+# reports/flake-clone-<time>/. HOG=1 keeps one core busy all along (a busy loop pinned
+# to the last CPU with taskset): the "busy 2-core machine" the suite must pass on.
+# Go's module and build caches are shared with this machine, as they are between CI
+# runs; bin/ and everything the suite builds is made anew in each clone.
 #
 # N (or the first argument): runs per backend (default 10). BACKENDS: which backends
 # (default "local docker"; docker is skipped, and said so, where no engine answers).
@@ -33,6 +42,17 @@ for backend in $backends; do
     ;;
   esac
 done
+
+if [ "${MODE:-suite}" = clone ]; then
+  exec bash ci/flake-clone.sh "$n"
+fi
+case ${MODE:-suite} in
+suite) ;;
+*)
+  echo "flake: unknown MODE=$MODE: use suite (default: the scenario suite per backend) or clone (make test on clean clones)" >&2
+  exit 2
+  ;;
+esac
 
 bash ci/build.sh || { echo "flake: build failed" >&2; exit 1; }
 export FAULTLINE_ETCD="$PWD/bin/etcd"
