@@ -35,7 +35,9 @@ var failover = scenario{
 			check.Availability(h, faultline.Between(h, "before "+kill.String(), s.from, kill.InjectedAt()).On("accounts").Selection(), 0.99),
 			check.Availability(h, during.Selection(), 0.99),
 			check.Failover(h, during.Selection(), victim.Name(), 3*time.Second),
-			check.Detect(h, during.Selection()),
+			// Reported, not judged: the gateway's retries may hide the kill from every
+			// client, which is the point of failover, so an unfelt kill is no failure.
+			check.Informative(check.Detect(h, during.Selection(), 0)),
 		)
 	},
 }

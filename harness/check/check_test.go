@@ -106,9 +106,9 @@ func TestTimings(t *testing.T) {
 	h := hist(ops...)
 	sel := check.Selection{Window: check.Window{Name: "kill a-1", From: time.Second, To: 3 * time.Second}}
 
-	det := check.Detect(h, sel)
-	if v, _ := det.Figure("time_to_detect"); v != 5 {
-		t.Fatalf("time to detect = %v ms, want 5: %s", v, det)
+	det := check.Detect(h, sel, 0)
+	if v, _ := det.Figure("time_to_detect"); v != 5 || !det.Pass {
+		t.Fatalf("time to detect = %v ms (pass %t), want 5: %s", v, det.Pass, det)
 	}
 	fo := check.Failover(h, sel, "a-1", time.Second)
 	if v, _ := fo.Figure("time_to_failover"); !fo.Pass || v != 295 {
@@ -125,7 +125,7 @@ func TestTimings(t *testing.T) {
 	if r := check.Recover(never, sel, 0.99, 500*ms, 0); r.Pass || !strings.Contains(r.Message, "not recovered") {
 		t.Fatalf("a system that never recovered passed: %s", r)
 	}
-	if r := check.Detect(hist(steady(0, 3*time.Second, 200)...), sel); !strings.Contains(r.Message, "not felt") {
+	if r := check.Detect(hist(steady(0, 3*time.Second, 200)...), sel, 0); r.Pass || !strings.Contains(r.Message, "not felt") {
 		t.Fatalf("no failure, but: %s", r)
 	}
 }
@@ -192,5 +192,176 @@ func TestNoLoss(t *testing.T) {
 	}
 	if r := check.NoLoss(nil, func(string) bool { return true }); r.Pass {
 		t.Fatal("nothing acknowledged passed")
+	}
+}
+
+// TestEveryCheckCanGoRed holds, for every checker that returns a check, a small history
+// on which it passes and one on which it fails: a check that no history turns red
+// would be counted as passed while proving nothing.
+func TestEveryCheckCanGoRed(t *testing.T) {
+	w := check.Window{Name: "w", From: 0, To: 3 * time.Second}
+	all := check.Selection{Window: w}
+	before := check.Window{Name: "before", From: 0, To: time.Second}
+	during := check.Window{Name: "during", From: time.Second, To: 3 * time.Second}
+	kill := check.Selection{Window: during}
+	ok := hist(steady(0, 3*time.Second, 200)...)
+	// The fault at 1 s: 300 ms of 503s from a-1, then a-2 alone.
+	var faulted []history.Op
+	faulted = append(faulted, steady(0, time.Second, 200)...)
+	for at := time.Second; at < 1300*ms; at += 10 * ms {
+		faulted = append(faulted, op(at, 5*ms, 503, "a-1"))
+	}
+	for at := 1300 * ms; at < 3*time.Second; at += 10 * ms {
+		faulted = append(faulted, op(at, 5*ms, 200, "a-2"))
+	}
+	hf := hist(faulted...)
+	// A victim that keeps failing to the end: nobody takes over.
+	down := hist(append(steady(0, time.Second, 200), steady(time.Second, 3*time.Second, 503)...)...)
+	// Fast before the fault, slow during it.
+	var slowOps []history.Op
+	slowOps = append(slowOps, steady(0, time.Second, 200)...)
+	for at := time.Second; at < 3*time.Second; at += 10 * ms {
+		slowOps = append(slowOps, op(at, 800*ms, 200, "a-1"))
+	}
+	slow := hist(slowOps...)
+	w1 := map[string]string{"op": "write", "key": "x", "value": "1"}
+	w2 := map[string]string{"op": "write", "key": "x", "value": "2"}
+	rd := map[string]string{"op": "read", "key": "x"}
+	linear := hist(kv(0, 10, w1, nil, 200), kv(20, 30, rd, map[string]string{"value": "1"}, 200))
+	stale := hist(kv(0, 10, w1, nil, 200), kv(20, 30, w2, nil, 200), kv(40, 50, rd, map[string]string{"value": "1"}, 200))
+	present := func(id string) bool { return id != "lost" }
+	holds := check.Probe{Name: "holds", Run: func(context.Context) error { return nil }}
+	breaks := check.Probe{Name: "breaks", Run: func(context.Context) error { return errors.New("down") }}
+
+	cases := []struct {
+		check        string
+		green, red   check.Result
+		redSaysWhich string
+	}{
+		{"availability", check.Availability(ok, all, 0.99), check.Availability(down, all, 0.99), "misses"},
+		{"latency", check.Latency(ok, all, 50*ms), check.Latency(slow, kill, 50*ms), "misses the bound"},
+		{"isolation", check.Isolation(ok, []string{"accounts"}, before, during, 0.99, 3, 50*ms),
+			check.Isolation(slow, []string{"accounts"}, before, during, 0.99, 3, 50*ms), "isolation"},
+		{"time to detect: felt", check.Detect(hf, kill, 0), check.Detect(ok, kill, 0), "not felt"},
+		{"time to detect: bounded", check.Detect(hf, kill, 10*ms), check.Detect(hf, kill, 2*ms), "bound felt by clients, first failure ≤ 2ms"},
+		{"failover", check.Failover(hf, kill, "a-1", time.Second), check.Failover(down, kill, "a-1", time.Second), "no operation was served by a sibling"},
+		{"failover: bounded", check.Failover(hf, kill, "a-1", time.Second), check.Failover(hf, kill, "a-1", 100*ms), "bound ≤ 100ms"},
+		{"time to recover", check.Recover(hf, kill, 0.99, 500*ms, 0), check.Recover(down, kill, 0.99, 500*ms, 0), "not recovered"},
+		{"time to recover: bounded", check.Recover(hf, kill, 0.99, 500*ms, time.Second), check.Recover(hf, kill, 0.99, 500*ms, 100*ms), "bound ≤ 100ms"},
+		{"linearizability", check.Linearizable(linear, check.Selection{Window: check.Window{To: time.Hour}}, 10*time.Second),
+			check.Linearizable(stale, check.Selection{Window: check.Window{To: time.Hour}}, 10*time.Second), "NOT linearizable"},
+		{"no acknowledged write lost", check.NoLoss([]string{"a", "b"}, present), check.NoLoss([]string{"a", "lost"}, present), "1 of 2"},
+		{"steady state", check.Hypothesis{Name: "h", Probes: []check.Probe{holds}}.Verify(context.Background(), "after"),
+			check.Hypothesis{Name: "h", Probes: []check.Probe{holds, breaks}}.Verify(context.Background(), "after"), "breaks: down"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.check, func(t *testing.T) {
+			if tc.green.Informative || tc.red.Informative {
+				t.Fatalf("a check came back informative: %s / %s", tc.green, tc.red)
+			}
+			if !tc.green.Pass {
+				t.Errorf("green history failed: %s", tc.green)
+			}
+			if tc.red.Pass || !strings.Contains(tc.red.Message, tc.redSaysWhich) {
+				t.Errorf("red history: got pass=%t %q; want a failure saying %q", tc.red.Pass, tc.red.Message, tc.redSaysWhich)
+			}
+			if got := (check.Results{tc.green, tc.red}).Failed(); len(got) != 1 || got[0].Message != tc.red.Message {
+				t.Errorf("Failed() = %v, want the red result alone", got)
+			}
+		})
+	}
+}
+
+// TestInformativeResultsAreFiguresNotChecks shows the results that only report figures
+// for what they are: never passed, never failed, never counted among the checks.
+func TestInformativeResultsAreFiguresNotChecks(t *testing.T) {
+	w := check.Window{Name: "w", From: 0, To: time.Second}
+	h := hist(steady(0, time.Second, 200)...)
+	cases := []struct {
+		name string
+		r    check.Result
+	}{
+		{"latency with no bound", check.Latency(h, check.Selection{Window: w}, 0)},
+		{"a check made informative", check.Informative(check.Availability(h, check.Selection{Window: w}, 0.99))},
+		{"an unfelt detection reported, not judged", check.Informative(check.Detect(h, check.Selection{Window: w}, 0))},
+		{"healing", check.Healing(h, 0, "kill a-1")},
+		{"self-healing", check.SelfHealing(h, "a-1", 0, 0)},
+	}
+	failing := check.Availability(hist(steady(0, time.Second, 503)...), check.Selection{Window: w}, 0.99)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.r
+			if !r.Informative || r.Pass || r.Bound != "" || !strings.HasPrefix(r.String(), "INFO ") {
+				t.Fatalf("want an informative result without verdict or bound, got %+v", r)
+			}
+			rs := check.Results{r}
+			if !rs.Pass() || len(rs.Failed()) != 0 || len(rs.Checks()) != 0 || len(rs.Informative()) != 1 {
+				t.Fatalf("an informative result counted as a check: pass %t, failed %v, checks %v", rs.Pass(), rs.Failed(), rs.Checks())
+			}
+			rs = append(rs, failing)
+			if rs.Pass() || len(rs.Failed()) != 1 || len(rs.Checks()) != 1 {
+				t.Fatalf("a failing check beside it was hidden: %v", rs)
+			}
+		})
+	}
+}
+
+// TestHealingIsFromTheHealsStartToItsEnd reads the heal events of a history.
+func TestHealingIsFromTheHealsStartToItsEnd(t *testing.T) {
+	h := history.New()
+	ev := func(at time.Duration, kind history.EventKind, fault string) {
+		h.Record(history.Event{At: at, Kind: kind, Fault: fault})
+	}
+	ev(1*time.Second, history.FaultInject, "kill i-1")
+	ev(1*time.Second, history.FaultInject, "kill i-2")
+	ev(7*time.Second, history.FaultHeal, "kill i-1")
+	ev(8200*ms, history.FaultHealed, "kill i-1")
+	ev(8200*ms, history.FaultHeal, "kill i-2")
+	ev(9500*ms, history.FaultHealed, "kill i-2")
+	ev(20*time.Second, history.FaultHeal, "kill other")
+	ev(21*time.Second, history.FaultHealed, "kill other")
+
+	r := check.Healing(h, 0, "kill i-1", "kill i-2")
+	if v, _ := r.Figure("heal_time"); v != 2500 || r.Window.From != 7*time.Second || r.Window.To != 9500*ms {
+		t.Fatalf("heal of both = %v ms over %s, want 2500 ms from 7s to 9.5s: %s", v, r.Window, r)
+	}
+	if v, _ := r.Figure("healed"); v != 2 {
+		t.Fatalf("healed = %v, want 2", v)
+	}
+	if r := check.Healing(h, 10*time.Second, "kill i-1"); !strings.Contains(r.Message, "no heal of kill i-1") {
+		t.Fatalf("a heal before from was counted: %s", r)
+	}
+	failed := history.New()
+	failed.Record(history.Event{At: time.Second, Kind: history.FaultHeal, Fault: "kill i-1"})
+	failed.Record(history.Event{At: 31 * time.Second, Kind: history.FaultError, Fault: "kill i-1", Err: "not seen healed"})
+	if r := check.Healing(failed, 0, "kill i-1"); func() bool { v, _ := r.Figure("heal_time"); return v != 30000 }() {
+		t.Fatalf("a failed heal's time = %s, want 30000 ms to its error", r)
+	}
+}
+
+// TestSelfHealingTimesAreFromTheKill reads a kill's restart from the supervisor's
+// events and its first served request from the operations.
+func TestSelfHealingTimesAreFromTheKill(t *testing.T) {
+	h := hist(
+		op(500*ms, 5*ms, 200, "a-1"),   // before the kill
+		op(1400*ms, 5*ms, 503, "a-1"),  // after the restart, not served
+		op(1900*ms, 10*ms, 200, "a-2"), // a sibling
+		op(2000*ms, 10*ms, 200, "a-1"), // the first it served again
+		op(2500*ms, 10*ms, 200, "a-1"),
+	)
+	h.Record(history.Event{At: 1100 * ms, Kind: history.Exit, Target: "a-1"})
+	h.Record(history.Event{At: 1300 * ms, Kind: history.Restart, Target: "a-1"})
+	r := check.SelfHealing(h, "a-1", time.Second, 1800*ms)
+	for name, want := range map[string]float64{"time_to_restart": 300, "time_to_register": 800, "time_to_serve": 1010} {
+		if v, ok := r.Figure(name); !ok || v != want {
+			t.Errorf("%s = %v (%t), want %v: %s", name, v, ok, want, r)
+		}
+	}
+	if r := check.SelfHealing(h, "a-2", time.Second, 0); !strings.Contains(r.Message, "did not restart a-2") {
+		t.Errorf("no restart, but: %s", r)
+	}
+	r = check.SelfHealing(h, "a-1", time.Second, 0)
+	if _, ok := r.Figure("time_to_register"); ok || !strings.Contains(r.Message, "not seen listed") {
+		t.Errorf("an unseen registration was given a time: %s", r)
 	}
 }

@@ -4,5 +4,11 @@
 // HDR histogram, isolation, failover, time to detect, fail over and recover, steady
 // state, linearizability (porcupine) and no acknowledged write lost.
 //
+// Every check can fail: a checker whose result no history could turn red would be
+// counted as a passed check while proving nothing. A figure nobody bounds (a latency
+// reported for context, the time a heal took, a restarted instance's times to restart,
+// register and serve) is an informative Result instead (see Informative), which the
+// report shows as a figure and never counts as a check.
+//
 // It imports history only; never load, fault, runtime, report or the harness root.
 package check

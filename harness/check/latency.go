@@ -39,7 +39,9 @@ func LatencyOf(h *history.History, sel Selection) Percentiles {
 }
 
 // Latency measures p50/p90/p99/max of the served operations of sel and passes when p99
-// is at most maxP99 (zero: no bound, always passes when there is traffic).
+// is at most maxP99. With maxP99 zero there is no bound to judge, so the result is
+// informative: the percentiles are reported as figures, never counted as a check. With
+// a bound, a selection without served operations fails.
 func Latency(h *history.History, sel Selection, maxP99 time.Duration) Result {
 	p := LatencyOf(h, sel)
 	r := Result{Check: "latency", Window: sel.Window, Figures: []Figure{
@@ -52,12 +54,15 @@ func Latency(h *history.History, sel Selection, maxP99 time.Duration) Result {
 	}
 	if p.Count == 0 {
 		r.Message = fmt.Sprintf("latency: no served operation %s in %s: nothing to measure", routesText(sel), sel.Window)
-		return r
+	} else {
+		r.Pass = p.P99 <= maxP99
+		r.Message = fmt.Sprintf("latency p50 %s p99 %s max %s over %d served ops %s in %s", ms(p.P50), ms(p.P99), ms(p.Max), p.Count, routesText(sel), sel.Window)
+		if maxP99 > 0 {
+			r.Message += fmt.Sprintf(": p99 %s the bound %s", cmpWord(r.Pass), r.Bound)
+		}
 	}
-	r.Pass = maxP99 == 0 || p.P99 <= maxP99
-	r.Message = fmt.Sprintf("latency p50 %s p99 %s max %s over %d served ops %s in %s", ms(p.P50), ms(p.P99), ms(p.Max), p.Count, routesText(sel), sel.Window)
-	if maxP99 > 0 {
-		r.Message += fmt.Sprintf(": p99 %s the bound %s", cmpWord(r.Pass), r.Bound)
+	if maxP99 == 0 {
+		return Informative(r)
 	}
 	return r
 }

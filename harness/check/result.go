@@ -42,15 +42,23 @@ type Figure struct {
 	Unit  string  `json:"unit,omitempty"`
 }
 
-// Result is what a checker found.
+// Result is what a checker found. It is either a check, which judges its figures
+// against a bound and can go red, or an informative result (Informative set), which
+// only reports figures: a time to detect nobody bounds, the time a heal took. Only
+// checks count as checks: Results.Pass and Failed, the report's "N of M checks passed",
+// its check tables and JUnit skip informative results and show them as figures.
 type Result struct {
 	// Check names the checker ("availability").
 	Check string `json:"check"`
 	// Window is where it looked.
 	Window Window `json:"window"`
-	// Pass tells whether the bound held.
+	// Pass tells whether the bound held. It is false for an informative result, which
+	// has no bound to hold.
 	Pass bool `json:"pass"`
-	// Bound says what was required ("≥ 99%").
+	// Informative marks a result that reports figures and judges nothing: it cannot
+	// fail, so it must never be counted or shown as a passed check.
+	Informative bool `json:"informative,omitempty"`
+	// Bound says what was required ("≥ 99%"); empty for an informative result.
 	Bound string `json:"bound,omitempty"`
 	// Figures are the measurements.
 	Figures []Figure `json:"figures"`
@@ -68,10 +76,22 @@ func (r Result) Figure(name string) (float64, bool) {
 	return 0, false
 }
 
-// String is the result's message with its verdict.
+// Informative turns a checker's result into a figure that is only reported: whatever
+// the checker judged is dropped (Pass false, no bound), so that a measurement nobody
+// bounds is never shown or counted as a passed check.
+func Informative(r Result) Result {
+	r.Informative, r.Pass, r.Bound = true, false, ""
+	return r
+}
+
+// String is the result's message with its verdict: PASS, FAIL, or INFO for an
+// informative result.
 func (r Result) String() string {
 	verdict := "PASS"
-	if !r.Pass {
+	switch {
+	case r.Informative:
+		verdict = "INFO"
+	case !r.Pass:
 		verdict = "FAIL"
 	}
 	return verdict + " " + r.Message
@@ -80,21 +100,45 @@ func (r Result) String() string {
 // Results is the outcome of several checkers.
 type Results []Result
 
-// Pass tells whether every result passed.
+// Pass tells whether every check passed; informative results do not count. A list
+// without any check passes: callers that need one say so (faultline.Pass does).
 func (rs Results) Pass() bool {
 	for _, r := range rs {
-		if !r.Pass {
+		if !r.Informative && !r.Pass {
 			return false
 		}
 	}
 	return true
 }
 
-// Failed returns the results that did not pass.
+// Failed returns the checks that did not pass; informative results never fail.
 func (rs Results) Failed() Results {
 	var out Results
 	for _, r := range rs {
-		if !r.Pass {
+		if !r.Informative && !r.Pass {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Checks returns the results that are checks, in order, without the informative ones.
+func (rs Results) Checks() Results {
+	var out Results
+	for _, r := range rs {
+		if !r.Informative {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Informative returns the informative results, in order: the figures that are only
+// reported.
+func (rs Results) Informative() Results {
+	var out Results
+	for _, r := range rs {
+		if r.Informative {
 			out = append(out, r)
 		}
 	}

@@ -7,17 +7,24 @@ import (
 	"github.com/faultline/faultline/harness/history"
 )
 
-// Detect measures the time to detect: from the fault at sel.Window.From to the end of the
-// first operation in sel that was not served. It always passes; its figure is what it
-// reports ("detected" is 0 when no failure was seen at all, which a caller may want to
-// fail on: a fault nobody noticed).
-func Detect(h *history.History, sel Selection) Result {
-	r := Result{Check: "time to detect", Window: sel.Window, Pass: true}
+// Detect checks that clients felt the fault: it measures the time to detect, from the
+// fault at sel.Window.From to the end of the first operation in sel that was not
+// served, and passes when there is such an operation and, when within is above zero, it
+// ended at most within after the fault began. A fault nobody noticed proves nothing
+// about how it is handled, so an unfelt fault fails. Where clients are not expected to
+// notice (a failover the gateway's retries hide), report the figure without judging
+// it: Informative(Detect(h, sel, 0)).
+func Detect(h *history.History, sel Selection, within time.Duration) Result {
+	r := Result{Check: "time to detect", Window: sel.Window, Bound: "felt by clients"}
+	if within > 0 {
+		r.Bound += ", first failure ≤ " + ms(within)
+	}
 	for _, op := range Select(h, sel) {
 		if !OK(op) {
 			d := op.End - sel.Window.From
 			r.Figures = []Figure{{Name: "detected", Value: 1}, {Name: "time_to_detect", Value: msf(d), Unit: "ms"}}
-			r.Message = fmt.Sprintf("first failure %s after %s began (%s)", ms(d), sel.Window.Name, Class(op))
+			r.Pass = within == 0 || d <= within
+			r.Message = fmt.Sprintf("first failure %s after %s began (%s; bound %s)", ms(d), sel.Window.Name, Class(op), r.Bound)
 			return r
 		}
 	}
@@ -64,10 +71,15 @@ func Failover(h *history.History, sel Selection, victim string, within time.Dura
 	return r
 }
 
-// Recover measures the time to recover: from sel.Window.From (a heal, or a kill the
-// system must absorb) until the start of the first sliding window of width w after which
-// every window meets availability slo. It passes when that time is at most within (zero:
-// no bound) and the selection ends recovered.
+// Recover measures the time to recover: from sel.Window.From until the start of the
+// first sliding window of width w (stepped by w/10) after which every window with
+// traffic meets availability slo. Start the selection where the system has to come
+// back from: the start of a heal (faultline.SinceHeal), so that what the heal itself
+// takes (restarting a killed instance, waiting for it to answer) counts; or the kill,
+// for a fault the system must absorb with no heal (faultline.During). A system that
+// never dropped below the SLO recovers at once (0 ms, "degraded" 0). It passes when the
+// selection ends recovered and the time is at most within (zero: no bound), and fails
+// on a selection without traffic.
 func Recover(h *history.History, sel Selection, slo float64, w, within time.Duration) Result {
 	ops := Select(h, sel)
 	r := Result{Check: "time to recover", Window: sel.Window}
@@ -86,7 +98,7 @@ func Recover(h *history.History, sel Selection, slo float64, w, within time.Dura
 	for _, op := range ops {
 		end = max(end, op.Intended)
 	}
-	recovered := time.Duration(-1)
+	recovered, degraded := time.Duration(-1), false
 	for t := sel.Window.From; t+w <= end+step; t += step {
 		total, ok := 0, 0
 		for _, op := range ops {
@@ -102,7 +114,7 @@ func Recover(h *history.History, sel Selection, slo float64, w, within time.Dura
 		case meets && recovered < 0:
 			recovered = t
 		case !meets && total > 0:
-			recovered = -1
+			recovered, degraded = -1, true
 		}
 	}
 	if recovered < 0 {
@@ -111,10 +123,21 @@ func Recover(h *history.History, sel Selection, slo float64, w, within time.Dura
 		return r
 	}
 	d := recovered - sel.Window.From
-	r.Figures = []Figure{{Name: "recovered", Value: 1}, {Name: "time_to_recover", Value: msf(d), Unit: "ms"}}
+	r.Figures = []Figure{{Name: "recovered", Value: 1}, {Name: "time_to_recover", Value: msf(d), Unit: "ms"}, {Name: "degraded", Value: b2f(degraded)}}
 	r.Pass = within == 0 || d <= within
+	if !degraded {
+		r.Message = fmt.Sprintf("never degraded from %s on: every %s window meets availability %s (time to recover 0ms; bound %s)", sel.Window.Name, ms(w), pct(slo), orNone(r.Bound))
+		return r
+	}
 	r.Message = fmt.Sprintf("recovered %s after %s (every %s window from then on meets availability %s; bound %s)", ms(d), sel.Window.Name, ms(w), pct(slo), orNone(r.Bound))
 	return r
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func orNone(s string) string {
