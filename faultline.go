@@ -10,6 +10,7 @@ package faultline
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/onsi/gomega/gcustom"
@@ -67,19 +68,44 @@ func After(h *history.History, f Spanner) Span {
 	return Span{History: h, Window: check.Window{Name: "after " + f.String(), From: from, To: h.Now() + 1}}
 }
 
+// SinceHeal is the span from the start of the earliest heal of faults to now: where a
+// time to recover is measured from, so that what a heal takes (restarting a killed
+// instance and waiting for it to answer) counts in it, rather than from the heal's end,
+// when the harness has already waited for the system to be healthy. A fault whose heal
+// has not begun starts the span now.
+func SinceHeal(h *history.History, faults ...Spanner) Span {
+	now := h.Now()
+	from := time.Duration(-1)
+	var names []string
+	for _, f := range faults {
+		names = append(names, f.String())
+		if at, ok := f.HealStartedAt(); ok && (from < 0 || at < from) {
+			from = at
+		}
+	}
+	if from < 0 {
+		from = now
+	}
+	return Span{History: h, Window: check.Window{Name: "since the heal of " + strings.Join(names, ", ") + " began", From: from, To: max(now, from) + 1}}
+}
+
 // Between is the span of an explicit window.
 func Between(h *history.History, name string, from, to time.Duration) Span {
 	return Span{History: h, Window: check.Window{Name: name, From: from, To: to}}
 }
 
 // resultMatcher builds a matcher from a function that turns the actual value into a
-// checker result; its failure message is the result's own.
+// checker result; its failure message is the result's own. An informative result has no
+// verdict to match (it only reports figures), so matching one is an error, not a pass.
 func resultMatcher(measure func(actual any) (check.Result, error)) types.GomegaMatcher {
 	var last check.Result
 	return gcustom.MakeMatcher(func(actual any) (bool, error) {
 		r, err := measure(actual)
 		if err != nil {
 			return false, err
+		}
+		if r.Informative {
+			return false, fmt.Errorf("%s is an informative result (figures without a bound), not a check: there is nothing to pass or fail: %s", r.Check, r.Message)
 		}
 		last = r
 		return r.Pass, nil
@@ -115,7 +141,8 @@ func BeAvailable(min float64) types.GomegaMatcher {
 	})
 }
 
-// HaveP99Within passes when the p99 latency of the span's served operations is at most d.
+// HaveP99Within passes when the p99 latency of the span's served operations is at most
+// d; d must be above zero (check.Latency with no bound only reports figures).
 func HaveP99Within(d time.Duration) types.GomegaMatcher {
 	return resultMatcher(func(actual any) (check.Result, error) {
 		s, err := span(actual, "HaveP99Within")
@@ -137,13 +164,18 @@ func BeLinearizable() types.GomegaMatcher {
 	})
 }
 
-// Pass passes when a checker result passed; its failure message is the result's.
+// Pass passes when a checker result passed, or when every check of a list did; its
+// failure message is the result's. Informative results in a list are left out (they
+// judge nothing); a list with no check at all is an error, since nothing was judged.
 func Pass() types.GomegaMatcher {
 	return resultMatcher(func(actual any) (check.Result, error) {
 		switch r := actual.(type) {
 		case check.Result:
 			return r, nil
 		case check.Results:
+			if len(r.Checks()) == 0 {
+				return check.Result{}, fmt.Errorf("Pass: the %d results hold no check, only figures: nothing was judged:\n%s", len(r), r)
+			}
 			out := check.Result{Check: "all", Pass: r.Pass(), Message: r.String()}
 			if f := r.Failed(); len(f) > 0 {
 				out.Message = f.String()
@@ -154,7 +186,9 @@ func Pass() types.GomegaMatcher {
 	})
 }
 
-// figureWithin builds a matcher over a result that carries a time figure.
+// figureWithin builds a matcher over a result that carries a time figure: it passes
+// when the result itself passed and the figure is at most d, so that a bound given here
+// never turns a failed check green.
 func figureWithin(name, figure string, d time.Duration) types.GomegaMatcher {
 	return resultMatcher(func(actual any) (check.Result, error) {
 		r, ok := actual.(check.Result)
@@ -168,7 +202,7 @@ func figureWithin(name, figure string, d time.Duration) types.GomegaMatcher {
 			return r, nil
 		}
 		measured := time.Duration(v * float64(time.Millisecond))
-		r.Pass = measured <= d
+		r.Pass = r.Pass && measured <= d
 		r.Message = fmt.Sprintf("%s %s, bound %s: %s", figure, measured.Round(time.Millisecond), d, r.Message)
 		return r, nil
 	})

@@ -60,3 +60,50 @@ func TestMatchersPrintTheFigureTheBoundAndTheWindow(t *testing.T) {
 	}
 	g.Expect(check.Results{rec}).To(faultline.Pass())
 }
+
+// TestMatchersNeverPassWhatJudgesNothing: a bound given to a matcher never turns a
+// failed check green, an informative result has no verdict to match, and a list with
+// no check is not a pass.
+func TestMatchersNeverPassWhatJudgesNothing(t *testing.T) {
+	h := history.New()
+	for at := time.Duration(0); at < 3*time.Second; at += 10 * time.Millisecond {
+		status, by := 200, "accounts-2"
+		if at >= time.Second {
+			status, by = 503, "accounts-1" // the victim fails to the end: nobody took over
+		}
+		h.Add(history.Op{Intended: at, Start: at, End: at + 5*time.Millisecond, Route: "accounts", Status: status, ServedBy: by})
+	}
+	kill := fakeFault{in: time.Second, out: 3 * time.Second}
+	fo := check.Failover(h, faultline.During(h, kill).Selection(), "accounts-1", 0)
+	if fo.Pass {
+		t.Fatalf("setup: failover passed: %s", fo)
+	}
+	if ok, err := faultline.FailOverWithin(time.Hour).Match(fo); ok || err != nil {
+		t.Fatalf("FailOverWithin(1h) passed a failed failover: %t %v", ok, err)
+	}
+	lat := check.Latency(h, faultline.During(h, kill).Selection(), 0)
+	if _, err := faultline.Pass().Match(lat); err == nil || !strings.Contains(err.Error(), "informative") {
+		t.Fatalf("an informative result matched: %v", err)
+	}
+	if _, err := faultline.HaveP99Within(0).Match(faultline.During(h, kill)); err == nil {
+		t.Fatal("HaveP99Within(0) judged a p99 against no bound")
+	}
+	if _, err := faultline.Pass().Match(check.Results{lat}); err == nil || !strings.Contains(err.Error(), "no check") {
+		t.Fatalf("a list of figures passed: %v", err)
+	}
+	ok, err := faultline.Pass().Match(check.Results{lat, fo})
+	if ok || err != nil {
+		t.Fatalf("a failed check beside a figure passed: %t %v", ok, err)
+	}
+}
+
+// TestSinceHealStartsAtTheHealsStart: a time to recover is measured from the start of
+// the earliest heal, not from its end.
+func TestSinceHealStartsAtTheHealsStart(t *testing.T) {
+	h := history.New()
+	a, b := fakeFault{in: time.Second, out: 5 * time.Second}, fakeFault{in: time.Second, out: 4 * time.Second}
+	s := faultline.SinceHeal(h, a, b)
+	if s.Window.From != 4*time.Second || s.Window.To <= h.Now() || !strings.Contains(s.Window.Name, "since the heal of") {
+		t.Fatalf("SinceHeal = %s, want from 4s to now", s.Window)
+	}
+}
