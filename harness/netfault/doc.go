@@ -10,6 +10,9 @@
 // on every call. On every proxy it creates it keeps the two halves of faultline's http
 // toxic (harness/toxics), installed before the proxy takes traffic, so that an http
 // fault reaches connections that are already open; its other toxics are Toxiproxy's own.
+// A link keeps its address for life: Toxiproxy listens again to change a proxy's
+// upstream and to enable it, and should another process bind the port in between, the
+// link takes it back within a bound (WithRelistenWait) rather than move.
 //
 // It imports runtime and toxics only, and must never import the harness root, fault,
 // load, check, report, scenarios or reference-services.

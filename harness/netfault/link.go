@@ -164,12 +164,19 @@ func (l *Link) Toxics(ctx context.Context) ([]Toxic, error) {
 // SetUpstream points the link at another upstream (host:port). The harness creates an
 // instance's ingress link before the instance, so that it can advertise the link's
 // address from its first breath, and points it at the instance once it is placed.
+// Toxiproxy listens again to change an enabled proxy's upstream; should another
+// process bind the port in between, the link waits to take it back (WithRelistenWait)
+// rather than move: its address stays the one instances were given.
 func (l *Link) SetUpstream(ctx context.Context, upstream string) error {
 	if _, port, err := net.SplitHostPort(upstream); err != nil || port == "" {
 		return fmt.Errorf("set upstream of %s: %q is not host:port: %w", l.name, upstream, ErrInvalid)
 	}
-	if _, err := l.m.api.setUpstream(ctx, l.name, upstream); err != nil {
-		return fmt.Errorf("set upstream of %s: %w", l.name, err)
+	_, err := l.m.api.setUpstream(ctx, l.name, upstream)
+	if portTaken(err) { // the proxy is stopped, with its new upstream
+		err = l.relisten(ctx, err)
+	}
+	if err != nil {
+		return fmt.Errorf("set upstream of %s (listen %s) to %s: %w", l.name, l.listen, upstream, err)
 	}
 	l.m.mu.Lock()
 	l.upstream = upstream
@@ -187,10 +194,16 @@ func (l *Link) Disable(ctx context.Context) error {
 	return nil
 }
 
-// Enable starts a disabled proxy again on the same address.
+// Enable starts a disabled proxy again on the same address. Should another process
+// have bound the port while the proxy was off, it waits to take it back
+// (WithRelistenWait): the link's address never changes.
 func (l *Link) Enable(ctx context.Context) error {
-	if _, err := l.m.api.setEnabled(ctx, l.name, true); err != nil {
-		return fmt.Errorf("enable proxy %s: %w", l.name, err)
+	_, err := l.m.api.setEnabled(ctx, l.name, true)
+	if portTaken(err) {
+		err = l.relisten(ctx, err)
+	}
+	if err != nil {
+		return fmt.Errorf("enable proxy %s (listen %s): %w", l.name, l.listen, err)
 	}
 	l.m.log.Debug("proxy enabled", "link", l.name)
 	return nil

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -73,6 +72,8 @@ type Manager struct {
 	log       *slog.Logger
 	probePath string
 
+	relistenWait time.Duration // how long a link tries to take its port back
+
 	createMu sync.Mutex // one Create at a time: slots are handed out in order
 	mu       sync.Mutex
 	links    map[string]*Link
@@ -93,6 +94,8 @@ func New(host runtime.ProxyHost, opts ...Option) *Manager {
 		log:       slog.Default(),
 		probePath: "/healthz",
 		links:     map[string]*Link{},
+
+		relistenWait: defaultRelistenWait,
 	}
 	for _, o := range opts {
 		o(m)
@@ -146,7 +149,7 @@ func (m *Manager) Create(ctx context.Context, name, upstream string) (*Link, err
 		}
 		// A port the host picked can be taken by another process between its pick and
 		// the proxy's listen: pick again, where the host hands out a different one.
-		if !strings.Contains(err.Error(), "address already in use") || attempt == listenAttempts || listen == tried {
+		if !portTaken(err) || attempt == listenAttempts || listen == tried {
 			return nil, fmt.Errorf("create proxy %s (listen %s, upstream %s): %w", name, listen, upstream, err)
 		}
 		tried = listen

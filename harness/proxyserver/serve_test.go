@@ -109,3 +109,60 @@ func TestStartFailsOnBusyAddress(t *testing.T) {
 		t.Fatalf("Start on a busy address: %v", err)
 	}
 }
+
+// Toxiproxy listens again to change a proxy's upstream, and there is no race-free way
+// to change it in place (its accept loop reads Proxy.Upstream without a lock). netfault
+// counts on what a failed listen leaves behind: the proxy stopped, its new upstream
+// kept, its address unchanged, so that enabling it again once the port is free takes
+// the same address. This pins that behaviour of the embedded server.
+func TestUpstreamChangeOnATakenPortKeepsTheProxyAndItsAddress(t *testing.T) {
+	srv, err := proxyserver.Start(t.Context(), "127.0.0.1:0", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	backend := func(name string) string {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, name) }))
+		t.Cleanup(s.Close)
+		return s.Listener.Addr().String()
+	}
+	a, b := backend("a"), backend("b")
+	type proxy struct {
+		Listen, Upstream string
+		Enabled          bool
+	}
+	var p proxy
+	if code := api(t, srv, "POST", "/proxies", `{"name":"svc","listen":"127.0.0.1:0","upstream":"`+a+`"}`, &p); code != 201 {
+		t.Fatalf("create proxy: %d", code)
+	}
+	listen := p.Listen
+	if code := api(t, srv, "PATCH", "/proxies/svc", `{"enabled":false}`, nil); code != 200 {
+		t.Fatalf("disable: %d", code)
+	}
+	taken, err := net.Listen("tcp", listen) // what another process does between stop and start
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	var failure struct{ Error string }
+	if code := api(t, srv, "PATCH", "/proxies/svc", `{"upstream":"`+b+`","enabled":true}`, &failure); code != 500 ||
+		!strings.Contains(failure.Error, "address already in use") {
+		t.Fatalf("new upstream on a taken port: %d %q, want 500 and address already in use", code, failure.Error)
+	}
+	if api(t, srv, "GET", "/proxies/svc", "", &p); p != (proxy{Listen: listen, Upstream: b}) {
+		t.Fatalf("after the failed listen: %+v, want stopped on %s with upstream %s", p, listen, b)
+	}
+	taken.Close()
+	if code := api(t, srv, "PATCH", "/proxies/svc", `{"enabled":true}`, &p); code != 200 || p != (proxy{listen, b, true}) {
+		t.Fatalf("enable once the port is free: %d %+v", code, p)
+	}
+	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Get("http://" + listen + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "b" {
+		t.Fatalf("through the proxy: %q, want the new upstream's b", body)
+	}
+}
