@@ -34,6 +34,7 @@ type htmlScenario struct {
 	Faults   []htmlFault
 	KeyFigs  string
 	Recovery string
+	Healing  string
 }
 
 type htmlFault struct {
@@ -53,19 +54,18 @@ type htmlPage struct {
 // SVG, no script, nothing fetched) with the score and a linked table of scenarios at
 // the top and one section per scenario: its verdict and hypothesis, which check failed
 // with which figure against which bound, a timeline chart of its window, its faults and
-// every check with its figures. histories maps a history's name (as in
-// HistoryFile(name), usually the backend) to the history scenarios' windows refer to.
+// every check with its figures, then the figures reported without a bound, apart from
+// the checks. histories maps a history's name (as in HistoryFile(name), usually the
+// backend) to the history scenarios' windows refer to.
 func WriteHTML(w io.Writer, run Run, histories map[string]*history.History) error {
+	run = normalized(run)
 	page := htmlPage{Run: run, Score: ScoreOf(run), Took: fmtDuration(run.Duration.Round(time.Second))}
 	if !run.StartedAt.IsZero() {
 		page.Started = run.StartedAt.UTC().Format("2006-01-02 15:04:05 UTC")
 	}
 	for i, s := range run.Scenarios {
 		hs := htmlScenario{Scenario: s, Anchor: fmt.Sprintf("s%d-%s", i+1, anchor(s.ID)), Failed: s.Checks.Failed(),
-			KeyFigs: keyFigures(s.Checks), Recovery: "—"}
-		if s.Recovery != nil {
-			hs.Recovery = fmtDuration(*s.Recovery)
-		}
+			KeyFigs: keyFigures(append(s.Checks, s.Figures...)), Recovery: recoveryText(s), Healing: healingText(s)}
 		rel := func(t time.Duration) string {
 			if t == 0 {
 				return "—"

@@ -42,8 +42,10 @@ type junitFailure struct {
 }
 
 // WriteJUnit writes JUnit XML: one testsuite per backend, one testcase per scenario,
-// whose failure message names the failed checks with figure against bound.
+// whose failure message names the failed checks with figure against bound. Its output
+// lists the checks (PASS or FAIL) and then the figures reported without a bound (INFO).
 func WriteJUnit(w io.Writer, run Run) error {
+	run = normalized(run)
 	out := junitSuites{Name: "faultline", Time: secs(run.Duration.Seconds())}
 	index := map[string]int{}
 	for _, s := range run.Scenarios {
@@ -55,7 +57,7 @@ func WriteJUnit(w io.Writer, run Run) error {
 		}
 		suite := &out.Suites[i]
 		c := junitCase{Name: s.Hypothesis, Classname: "faultline." + s.Backend, Time: secs(s.Duration.Seconds()),
-			SystemOut: strings.TrimSpace(s.Checks.String())}
+			SystemOut: strings.TrimSpace(s.Checks.String() + s.Figures.String())}
 		suite.Tests++
 		out.Tests++
 		switch s.Verdict {

@@ -10,9 +10,12 @@ import (
 )
 
 // WriteMarkdown writes summary.md: the score, a table a CI job can paste into a pull
-// request (scenario, backend, verdict, key figures, recovery) and, for every failing
-// scenario, its failed checks with figure against bound and the command that replays it.
+// request (scenario, backend, verdict, key figures, the time the heal took, recovery
+// and what it is measured from), for every failing scenario its failed checks with
+// figure against bound and the command that replays it, and last the figures reported
+// without a bound, apart from the checks.
 func WriteMarkdown(w io.Writer, run Run) error {
+	run = normalized(run)
 	b := bufio.NewWriter(w)
 	sc := ScoreOf(run)
 	fmt.Fprintf(b, "## faultline resilience report\n\n")
@@ -22,13 +25,10 @@ func WriteMarkdown(w io.Writer, run Run) error {
 		fmt.Fprintf(b, ", runtime %s", strings.Join(run.Runtimes, ", "))
 	}
 	fmt.Fprintf(b, ".\n\n")
-	fmt.Fprintf(b, "| Scenario | Backend | Verdict | Key figures | Recovery |\n|---|---|---|---|---|\n")
+	fmt.Fprintf(b, "| Scenario | Backend | Verdict | Key figures | Heal took | Recovery |\n|---|---|---|---|---|---|\n")
 	for _, s := range run.Scenarios {
-		rec := "—"
-		if s.Recovery != nil {
-			rec = fmtDuration(*s.Recovery)
-		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", mdCell(s.Hypothesis), s.Backend, verdictMark(s.Verdict), mdCell(keyFigures(s.Checks)), rec)
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", mdCell(s.Hypothesis), s.Backend, verdictMark(s.Verdict),
+			mdCell(keyFigures(append(s.Checks, s.Figures...))), healingText(s), recoveryText(s))
 	}
 	for _, s := range run.Scenarios {
 		if s.Verdict != Fail {
@@ -46,14 +46,50 @@ func WriteMarkdown(w io.Writer, run Run) error {
 			fmt.Fprintf(b, "\nReplay: `%s`\n", s.Replay)
 		}
 	}
+	figures := false
+	for _, s := range run.Scenarios {
+		if len(s.Figures) == 0 || s.Verdict == Skipped {
+			continue
+		}
+		if !figures {
+			fmt.Fprintf(b, "\n### Figures (reported, not checked)\n\n")
+			figures = true
+		}
+		for _, f := range s.Figures {
+			fmt.Fprintf(b, "- %s (%s), **%s**: %s\n", mdLine(s.Hypothesis), s.Backend, f.Check, figuresText(f.Figures))
+		}
+	}
 	if err := b.Flush(); err != nil {
 		return fmt.Errorf("write summary.md: %w", err)
 	}
 	return nil
 }
 
+// recoveryText reads a scenario's recovery with what it is measured from:
+// "1.5s from heal start", "0ms from injection"; "—" when none was measured.
+func recoveryText(s Scenario) string {
+	if s.Recovery == nil {
+		return "—"
+	}
+	switch s.RecoveryFrom {
+	case RecoveryFromHealStart:
+		return fmtDuration(*s.Recovery) + " from heal start"
+	case RecoveryFromInject:
+		return fmtDuration(*s.Recovery) + " from injection"
+	}
+	return fmtDuration(*s.Recovery)
+}
+
+// healingText is the time the harness spent healing, or "—".
+func healingText(s Scenario) string {
+	if s.Healing == nil {
+		return "—"
+	}
+	return fmtDuration(*s.Healing)
+}
+
 // keyFigureNames are the figures the summary table shows, in this order, when present.
-var keyFigureNames = []string{"availability", "p99", "p99_during", "time_to_failover", "time_to_detect", "lost"}
+var keyFigureNames = []string{"availability", "p99", "p99_during", "time_to_failover", "time_to_detect", "time_to_restart", "time_to_serve", "lost"}
 
 // keyFigures picks at most three headline figures from a scenario's checks.
 func keyFigures(rs check.Results) string {

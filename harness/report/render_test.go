@@ -19,6 +19,8 @@ import (
 func TestScoreIsTheShareOfScenariosThatPassed(t *testing.T) {
 	run, _ := sample()
 	s := report.ScoreOf(run)
+	// The first scenario holds an informative time to detect among its checks and a
+	// healing figure: neither counts.
 	if s.Value != 50 || s.Passed != 1 || s.Failed != 1 || s.Skipped != 1 || s.Checks != 4 || s.ChecksPassed != 3 {
 		t.Fatalf("score = %+v, want 50%% of 1 passed + 1 failed (1 skipped), 3 of 4 checks", s)
 	}
@@ -42,7 +44,14 @@ func TestJSONHoldsEveryScenarioWithItsChecksAndFaults(t *testing.T) {
 			Hypothesis, Verdict, Backend string
 			Seed                         uint64
 			Recovery                     *int64 `json:"recovery_ns"`
-			Faults                       []struct {
+			RecoveryFrom                 string `json:"recovery_from"`
+			Healing                      *int64 `json:"healing_ns"`
+			Figures                      []struct {
+				Check       string
+				Informative bool
+				Pass        bool
+			}
+			Faults []struct {
 				Name          string
 				InjectedAt    int64 `json:"injected_at_ns"`
 				HealStartedAt int64 `json:"heal_started_at_ns"`
@@ -61,12 +70,24 @@ func TestJSONHoldsEveryScenarioWithItsChecksAndFaults(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatalf("report.json does not parse: %v\n%s", err, buf.String())
 	}
-	if doc.SchemaVersion != 1 || doc.Seed != 42 || doc.Versions["go"] == "" || doc.Score.Value != 50 || len(doc.Scenarios) != 3 {
+	if doc.SchemaVersion != 2 || doc.Seed != 42 || doc.Versions["go"] == "" || doc.Score.Value != 50 || len(doc.Scenarios) != 3 {
 		t.Fatalf("report.json header wrong: %+v", doc)
 	}
 	s := doc.Scenarios[0]
-	if s.Hypothesis == "" || s.Verdict != "pass" || s.Backend != "local" || s.Seed != 42 || s.Recovery == nil || *s.Recovery != 1.5e9 {
+	// The recovery is measured from the heal's start (8 s) to the first window meeting
+	// the SLO (9.5 s); the heal itself took from 8 s to 9 s.
+	if s.Hypothesis == "" || s.Verdict != "pass" || s.Backend != "local" || s.Seed != 42 || s.Recovery == nil || *s.Recovery != 1.5e9 ||
+		s.RecoveryFrom != "heal_start" || s.Healing == nil || *s.Healing != 1e9 {
 		t.Fatalf("scenario 0 = %+v", s)
+	}
+	// Checks hold checks only; the figures stand apart, informative, without a verdict.
+	if len(s.Checks) != 2 || s.Checks[0].Check != "availability" || s.Checks[1].Check != "time to recover" || len(s.Figures) != 2 {
+		t.Fatalf("scenario 0 checks %+v, figures %+v", s.Checks, s.Figures)
+	}
+	for _, f := range s.Figures {
+		if !f.Informative || f.Pass {
+			t.Errorf("figure %+v is not informative", f)
+		}
 	}
 	if f := s.Faults[0]; f.Name != "kill accounts-1" || f.InjectedAt != 5e9 || f.HealStartedAt != 8e9 || f.HealedAt != 9e9 {
 		t.Fatalf("fault = %+v", f)
@@ -85,13 +106,16 @@ func TestMarkdownIsATableWithFailedChecksBelow(t *testing.T) {
 	md := buf.String()
 	for _, want := range []string{
 		"**Resilience score 50%**: 1 passed, 1 failed, 1 skipped; 3 of 4 checks passed. Seed 42",
-		"| Scenario | Backend | Verdict | Key figures | Recovery |",
-		"| the gateway fails over when an accounts instance dies | local | ✅ pass | availability 96.00% | 1.5s |",
-		"| orders stay available while inventory is down | local | ❌ fail | availability 93.10%, p99 300ms | — |",
-		"| the gateway fails over when an accounts instance dies | docker | ⏭️ skipped | — | — |",
+		"| Scenario | Backend | Verdict | Key figures | Heal took | Recovery |",
+		"| the gateway fails over when an accounts instance dies | local | ✅ pass | availability 96.00%, time_to_detect 160ms | 1.0s | 1.5s from heal start |",
+		"| orders stay available while inventory is down | local | ❌ fail | availability 93.10%, p99 300ms | — | — |",
+		"| the gateway fails over when an accounts instance dies | docker | ⏭️ skipped | — | — | — |",
 		"### ❌ orders stay available while inventory is down (local)",
 		"- **availability**: ops 350, ok 280, availability 93.10%, errors.refused 70 against bound ≥ 99%",
 		"Replay: `FAULTLINE_SEED=42 FAULTLINE_RUNTIME=local go test ./scenarios/",
+		"### Figures (reported, not checked)",
+		"- the gateway fails over when an accounts instance dies (local), **healing**: heal_time 1000ms, faults 1, healed 1",
+		"- the gateway fails over when an accounts instance dies (local), **time to detect**: detected 1, time_to_detect 160ms",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("summary.md lacks %q:\n%s", want, md)
@@ -115,8 +139,9 @@ func TestJUnitHasOneTestcasePerScenario(t *testing.T) {
 		Suites   []struct {
 			Name  string `xml:"name,attr"`
 			Cases []struct {
-				Name    string `xml:"name,attr"`
-				Failure *struct {
+				Name      string `xml:"name,attr"`
+				SystemOut string `xml:"system-out"`
+				Failure   *struct {
 					Message string `xml:"message,attr"`
 				} `xml:"failure"`
 			} `xml:"testcase"`
@@ -134,6 +159,12 @@ func TestJUnitHasOneTestcasePerScenario(t *testing.T) {
 	}
 	if doc.Suites[0].Cases[0].Failure != nil {
 		t.Fatal("a passing scenario has a failure")
+	}
+	// Checks first, with their verdicts; figures after them, marked INFO.
+	out := doc.Suites[0].Cases[0].SystemOut
+	if !strings.Contains(out, "PASS recovered 1500ms after since the heal of kill accounts-1 began") || !strings.Contains(out, "INFO the harness spent 1000ms healing kill accounts-1") ||
+		!strings.Contains(out, "INFO first failure 160ms after during kill accounts-1 began") || strings.Index(out, "INFO") < strings.LastIndex(out, "PASS") {
+		t.Fatalf("system-out lists checks and figures wrong:\n%s", out)
 	}
 }
 
@@ -158,13 +189,19 @@ func TestHTMLSaysWhatFailedAndDrawsTheTimeline(t *testing.T) {
 		"100 × passed ÷ (passed + failed)",
 		"fail orders stay available while inventory is down",
 		"Failed: availability measured ops 350, ok 280, availability 93.10%, errors.refused 70 against bound ≥ 99% .",
-		"Recovery: 1.5s",
+		"Recovery: 1.5s from heal start · heal took 1.0s",
+		"Heal took Recovery",
+		"Figures Reported, not checked: these have no bound and count neither way. Figure Window Figures Message healing heal of kill accounts-1 heal_time 1000ms",
+		"time to detect during kill accounts-1 detected 1, time_to_detect 160ms",
 		"Skipped: nothing ran.",
 		"Replay exactly: FAULTLINE_SEED=42",
 	} {
 		if !strings.Contains(seen, want) {
 			t.Errorf("page lacks %q; it reads:\n%s", want, seen)
 		}
+	}
+	if strings.Contains(seen, "time to detect pass") || strings.Contains(seen, "healing pass") {
+		t.Errorf("a figure is listed as a passed check; the page reads:\n%s", seen)
 	}
 	// Links from the summary reach each scenario's section.
 	for _, m := range regexp.MustCompile(`href="#([^"]+)"`).FindAllStringSubmatch(page, -1) {
@@ -252,5 +289,35 @@ func TestRenderWritesFourFilesAndLoadReadsThemBack(t *testing.T) {
 	}
 	if _, _, err := report.Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "FAULTLINE_REPORT_DIR") {
 		t.Errorf("loading an empty dir: %v, want an error naming FAULTLINE_REPORT_DIR", err)
+	}
+}
+
+// TestASchema1RunStillRenders: data saved before schema 2 loads, and its recovery,
+// measured then from the heal's end, is shown without claiming where it starts.
+func TestASchema1RunStillRenders(t *testing.T) {
+	dir := t.TempDir()
+	v1 := `{"schema_version": 1, "seed": 7, "runtimes": ["local"], "scenarios": [{"id": "local/x", "hypothesis": "x holds",
+		"backend": "local", "verdict": "pass", "window": {"name": "x", "from_ns": 0, "to_ns": 1000000000},
+		"history": "history-local.jsonl", "checks": [{"check": "time to detect", "window": {"name": "w", "from_ns": 0, "to_ns": 1},
+		"pass": true, "figures": [{"name": "detected", "value": 0}], "message": "not felt"}], "recovery_ns": 400000000, "seed": 7, "duration_ns": 1}]}`
+	if err := os.WriteFile(filepath.Join(dir, report.ScenariosFile), []byte(v1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run, _, err := report.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md, js bytes.Buffer
+	if err := report.WriteMarkdown(&md, run); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "| x holds | local | ✅ pass | — | — | 400ms |") {
+		t.Errorf("summary.md of a schema 1 run:\n%s", md.String())
+	}
+	if err := report.WriteJSON(&js, run); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js.String(), `"schema_version": 2`) || strings.Contains(js.String(), `"recovery_from"`) {
+		t.Errorf("report.json of a schema 1 run:\n%s", js.String())
 	}
 }

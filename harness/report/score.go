@@ -7,6 +7,8 @@ package report
 // run where nothing ran scores 0. Every scenario weighs the same, because each is one
 // hypothesis about the system that either held or did not; the share of passing checks
 // is reported beside it (ChecksPassed of Checks) to show how close a failing run came.
+// Only checks count there: informative results (figures nobody bounds) cannot fail, and
+// counting them would make a run look closer to green than it is.
 type Score struct {
 	Value        float64 `json:"value"`
 	Passed       int     `json:"passed"`
@@ -29,7 +31,7 @@ func ScoreOf(run Run) Score {
 			s.Skipped++
 			continue
 		}
-		for _, c := range sc.Checks {
+		for _, c := range sc.Normalize().Checks {
 			s.Checks++
 			if c.Pass {
 				s.ChecksPassed++
