@@ -28,6 +28,10 @@ import (
 
 func TestScenarios(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Ctrl-C: the harness downs every system, then leaves it to Ginkgo to run the
+	// suite's cleanups and save the report (docs/signals.md).
+	release := harness.HandOverInterrupts()
+	defer release()
 	if !RunSpecs(t, "faultline resilience scenarios") {
 		logFailedChecks(t)
 	}

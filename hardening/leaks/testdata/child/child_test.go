@@ -46,6 +46,8 @@ func TestChild(t *testing.T) {
 		t.Skip("runs only as the child of hardening/leaks (LEAKS_ENDING is not set)")
 	}
 	RegisterFailHandler(Fail)
+	release := harness.HandOverInterrupts()
+	defer release()
 	RunSpecs(t, "leaks child")
 }
 
