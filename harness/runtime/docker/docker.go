@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
@@ -490,12 +489,12 @@ func (r *Runtime) containerName(name string) string {
 }
 
 // discard removes a container that must not outlive a failed operation, even when ctx
-// has already ended.
+// has already ended. A reaper or a Close removing it at the same time is no failure
+// (see removeContainer).
 func (r *Runtime) discard(ctx context.Context, nameOrID string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	_, err := r.api.ContainerRemove(ctx, nameOrID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !cerrdefs.IsNotFound(err) {
+	if _, err := removeContainer(ctx, r.api, nameOrID); err != nil {
 		r.log.Warn("remove container after failed start", "container", nameOrID, "err", err)
 	}
 }

@@ -6,12 +6,24 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+)
+
+const (
+	// removeBound bounds one removal of a run's leftovers: how long it waits for what
+	// another remover is removing and retries what is still busy before giving up.
+	removeBound = 30 * time.Second
+	// firstBackoff and maxBackoff pace those waits and retries.
+	firstBackoff = 50 * time.Millisecond
+	maxBackoff   = time.Second
 )
 
 // Reap removes the containers and networks of dead runs: those labelled faultline.run
@@ -92,40 +104,22 @@ func runAlive(labels map[string]string, host string) bool {
 }
 
 // removeAll force-removes the containers (with their volumes), then the networks, that
-// match filter and that keep (if given) does not keep. It goes on past errors and
-// returns them all.
-func removeAll(ctx context.Context, api client.APIClient, filter client.Filters, keep func(map[string]string) bool) (int, error) {
+// match filter and that keep (if given) does not keep. Another remover may be at the
+// same run (a second reaper, the run's own Close, `faultline clean`): what it has
+// removed or is removing counts as removed, once it is gone, and what is still busy is
+// retried, all within removeBound. It goes on past errors and returns them all, each
+// naming its resource; removed counts only what this call removed.
+func removeAll(ctx context.Context, api client.APIClient, filter client.Filters, keep func(map[string]string) bool) (removed int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, removeBound)
+	defer cancel()
 	cs, err := api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filter})
 	if err != nil {
 		return 0, fmt.Errorf("list containers: %w", err)
 	}
-	var (
-		mu      sync.Mutex
-		wg      sync.WaitGroup
-		errs    []error
-		removed int
-	)
-	for _, c := range cs.Items {
-		if keep != nil && keep(c.Labels) {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := api.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				removed++
-			case cerrdefs.IsNotFound(err):
-			default:
-				errs = append(errs, fmt.Errorf("remove container %s: %w", containerName(c.Names, c.ID), err))
-			}
-		}()
-	}
-	wg.Wait()
-
+	removed, errs := removeContainers(ctx, api, slices.DeleteFunc(cs.Items, func(c container.Summary) bool {
+		return keep != nil && keep(c.Labels)
+	}))
+	// Only now, with every container of theirs gone, can the networks go.
 	ns, err := api.NetworkList(ctx, client.NetworkListOptions{Filters: filter})
 	if err != nil {
 		return removed, errors.Join(append(errs, fmt.Errorf("list networks: %w", err))...)
@@ -134,16 +128,139 @@ func removeAll(ctx context.Context, api client.APIClient, filter client.Filters,
 		if keep != nil && keep(n.Labels) {
 			continue
 		}
-		_, err := api.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
-		switch {
-		case err == nil:
-			removed++
-		case cerrdefs.IsNotFound(err):
-		default:
+		ok, err := removeNetwork(ctx, api, n.ID)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
+		} else if ok {
+			removed++
 		}
 	}
 	return removed, errors.Join(errs...)
+}
+
+// removeContainers removes cs all at once and returns when each is gone or has failed.
+func removeContainers(ctx context.Context, api client.APIClient, cs []container.Summary) (removed int, errs []error) {
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := removeContainer(ctx, api, c.ID)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("remove container %s: %w", containerName(c.Names, c.ID), err))
+			} else if ok {
+				removed++
+			}
+		}()
+	}
+	wg.Wait()
+	return removed, errs
+}
+
+// removeContainer force-removes a container with its volumes and returns once it is
+// gone, whoever removed it; removed says whether this call did. While another remover
+// is at it, it waits for that one to finish, and takes over should it give up.
+func removeContainer(ctx context.Context, api client.APIClient, id string) (removed bool, err error) {
+	err = retry(ctx, func() (busy bool, err error) {
+		_, err = api.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+		switch {
+		case err == nil:
+			removed = true
+			return false, nil
+		case cerrdefs.IsNotFound(err):
+			return false, nil
+		case removalInProgress(err):
+			if containerGone(ctx, api, id) {
+				return false, nil
+			}
+			return true, err
+		}
+		return false, err
+	})
+	return removed, err
+}
+
+// containerGone polls until the container is gone (true), or until no removal of it is
+// in progress any more or ctx ends (false).
+func containerGone(ctx context.Context, api client.APIClient, id string) bool {
+	gone := false
+	_ = retry(ctx, func() (busy bool, err error) {
+		res, err := api.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+		switch {
+		case cerrdefs.IsNotFound(err):
+			gone = true
+			return false, nil
+		case err != nil:
+			return false, err
+		}
+		if res.Container.State != nil && res.Container.State.Status == container.StateRemoving {
+			return true, errStillRemoving
+		}
+		return false, nil
+	})
+	return gone
+}
+
+// removeNetwork removes a network and returns once it is gone, whoever removed it;
+// removed says whether this call did. While containers are still leaving it (another
+// remover's, or a start's that Close cancelled) it tries again.
+func removeNetwork(ctx context.Context, api client.APIClient, id string) (removed bool, err error) {
+	err = retry(ctx, func() (busy bool, err error) {
+		_, err = api.NetworkRemove(ctx, id, client.NetworkRemoveOptions{})
+		switch {
+		case err == nil:
+			removed = true
+			return false, nil
+		case cerrdefs.IsNotFound(err):
+			return false, nil
+		}
+		return hasActiveEndpoints(err), err
+	})
+	return removed, err
+}
+
+// retry calls attempt until it is no longer busy, pausing between calls (from
+// firstBackoff, doubling up to maxBackoff), and returns its last error. When ctx ends
+// while attempt is still busy, the error says so and keeps attempt's last error.
+func retry(ctx context.Context, attempt func() (busy bool, err error)) error {
+	pause := firstBackoff
+	for {
+		busy, err := attempt()
+		if !busy {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("still busy when giving up (%w): %w", context.Cause(ctx), err)
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, maxBackoff)
+	}
+}
+
+// errStillRemoving is what containerGone's polls report while a removal is under way.
+var errStillRemoving = errors.New("its removal is still in progress")
+
+// removalInProgress reports whether the engine refused a removal because another one of
+// the same container is under way. The engine says so with a Conflict, the same type
+// as its other refusals (a running container without force, say), so only its message
+// ("removal of container … is already in progress", moby's daemon/delete.go) tells
+// them apart: it is matched narrowly, on a Conflict only.
+func removalInProgress(err error) bool {
+	return cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "is already in progress")
+}
+
+// hasActiveEndpoints reports whether the engine refused to remove a network because
+// containers are still on it. The engine says so with a Forbidden (PermissionDenied
+// here), the same type as its refusal to remove a predefined network, so only its
+// message (libnetwork's ActiveEndpointsError) tells them apart.
+func hasActiveEndpoints(err error) bool {
+	return cerrdefs.IsPermissionDenied(err) && strings.Contains(err.Error(), "has active endpoints")
 }
 
 // list names the containers and networks that match filter.
