@@ -239,11 +239,15 @@ func TestReapRemovesOnlyTheLeftoversOfDeadRuns(t *testing.T) {
 	}
 	image := imageOf(t, ctx, dc, in)
 
-	// A pid that was alive a moment ago and is no more.
-	dead := exec.Command("true")
-	if err := dead.Run(); err != nil {
-		t.Fatalf("run true: %v", err)
+	// The dead run's owner lives while its network and container are made, so that no
+	// other test's reaper (every docker.New reaps) removes them half-made; it dies just
+	// before the Reap under test.
+	dead := exec.Command("sleep", "300")
+	if err := dead.Start(); err != nil {
+		t.Fatalf("start the dead run's owner: %v", err)
 	}
+	killOwner := sync.OnceFunc(func() { _ = dead.Process.Kill(); _ = dead.Wait() })
+	t.Cleanup(killOwner)
 	host, _ := os.Hostname()
 	labels := func(run string, pid int) map[string]string {
 		return map[string]string{
@@ -277,6 +281,7 @@ func TestReapRemovesOnlyTheLeftoversOfDeadRuns(t *testing.T) {
 	}
 	t.Cleanup(func() { dc.NetworkRemove(context.Background(), liveNet.ID, client.NetworkRemoveOptions{}) })
 
+	killOwner()
 	removed, err := docker.Reap(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("reap: %v", err)
