@@ -121,6 +121,13 @@ func TestTimings(t *testing.T) {
 	if v, _ := rec.Figure("time_to_recover"); !rec.Pass || v < 250 || v > 350 {
 		t.Fatalf("time to recover = %v ms, want about 300: %s", v, rec)
 	}
+	if v, _ := rec.Figure("windows_below_slo"); v == 0 {
+		t.Fatalf("300 ms of 503s left no window below the SLO: %s", rec)
+	}
+	calm := check.Recover(hist(steady(0, 3*time.Second, 200)...), sel, 0.99, 500*ms, time.Second)
+	if v, _ := calm.Figure("windows_below_slo"); !calm.Pass || v != 0 || !strings.Contains(calm.Message, "recovered at once") {
+		t.Fatalf("a system that never degraded: %s", calm)
+	}
 	never := hist(append(steady(0, time.Second, 200), steady(time.Second, 3*time.Second, 503)...)...)
 	if r := check.Recover(never, sel, 0.99, 500*ms, 0); r.Pass || !strings.Contains(r.Message, "not recovered") {
 		t.Fatalf("a system that never recovered passed: %s", r)
@@ -361,7 +368,7 @@ func TestSelfHealingTimesAreFromTheKill(t *testing.T) {
 		t.Errorf("no restart, but: %s", r)
 	}
 	r = check.SelfHealing(h, "a-1", time.Second, 0)
-	if _, ok := r.Figure("time_to_register"); ok || !strings.Contains(r.Message, "not seen listed") {
+	if _, ok := r.Figure("time_to_register"); ok || !strings.Contains(r.Message, "not seen registering") {
 		t.Errorf("an unseen registration was given a time: %s", r)
 	}
 }

@@ -65,8 +65,8 @@ func Healing(h *history.History, from time.Duration, faults ...string) Result {
 // SelfHealing reports, as figures, how a killed instance came back by itself, each
 // measured from its kill at killedAt: time_to_restart to the supervisor's restart of
 // it (the first history.Restart event for it at or after the kill), time_to_register
-// to registeredAt (when the registry was seen listing it again, on the run's clock; 0
-// when it was not seen), and time_to_serve to the end of the first operation it served
+// to registeredAt (when it was seen registering with the registry again, on the run's
+// clock; 0 when it was not seen), and time_to_serve to the end of the first operation it served
 // (ServedBy, check.OK) that started after its restart. These say how self-healing went;
 // the bounds on it are other checks' (a time to rejoin, availability meanwhile), so the
 // result is informative.
@@ -90,10 +90,10 @@ func SelfHealing(h *history.History, instance string, killedAt, registeredAt tim
 	r.Window.To = restartAt
 	if registeredAt > 0 {
 		r.Figures = append(r.Figures, Figure{Name: "time_to_register", Value: msf(registeredAt - killedAt), Unit: "ms"})
-		parts = append(parts, "listed by the registry "+ms(registeredAt-killedAt))
+		parts = append(parts, "registered again "+ms(registeredAt-killedAt))
 		r.Window.To = max(r.Window.To, registeredAt)
 	} else {
-		parts = append(parts, "not seen listed by the registry")
+		parts = append(parts, "not seen registering again")
 	}
 	first := time.Duration(-1)
 	for _, op := range h.Ops() {

@@ -77,7 +77,7 @@ func Failover(h *history.History, sel Selection, victim string, within time.Dura
 // back from: the start of a heal (faultline.SinceHeal), so that what the heal itself
 // takes (restarting a killed instance, waiting for it to answer) counts; or the kill,
 // for a fault the system must absorb with no heal (faultline.During). A system that
-// never dropped below the SLO recovers at once (0 ms, "degraded" 0). It passes when the
+// never dropped below the SLO recovers at once (0 ms, windows_below_slo 0). It passes when the
 // selection ends recovered and the time is at most within (zero: no bound), and fails
 // on a selection without traffic.
 func Recover(h *history.History, sel Selection, slo float64, w, within time.Duration) Result {
@@ -98,7 +98,7 @@ func Recover(h *history.History, sel Selection, slo float64, w, within time.Dura
 	for _, op := range ops {
 		end = max(end, op.Intended)
 	}
-	recovered, degraded := time.Duration(-1), false
+	recovered, below := time.Duration(-1), 0
 	for t := sel.Window.From; t+w <= end+step; t += step {
 		total, ok := 0, 0
 		for _, op := range ops {
@@ -111,10 +111,11 @@ func Recover(h *history.History, sel Selection, slo float64, w, within time.Dura
 		}
 		meets := total > 0 && float64(ok)/float64(total) >= slo
 		switch {
+		case !meets && total > 0:
+			recovered = -1
+			below++
 		case meets && recovered < 0:
 			recovered = t
-		case !meets && total > 0:
-			recovered, degraded = -1, true
 		}
 	}
 	if recovered < 0 {
@@ -123,21 +124,14 @@ func Recover(h *history.History, sel Selection, slo float64, w, within time.Dura
 		return r
 	}
 	d := recovered - sel.Window.From
-	r.Figures = []Figure{{Name: "recovered", Value: 1}, {Name: "time_to_recover", Value: msf(d), Unit: "ms"}, {Name: "degraded", Value: b2f(degraded)}}
+	r.Figures = []Figure{{Name: "recovered", Value: 1}, {Name: "time_to_recover", Value: msf(d), Unit: "ms"}, {Name: "windows_below_slo", Value: float64(below)}}
 	r.Pass = within == 0 || d <= within
-	if !degraded {
-		r.Message = fmt.Sprintf("never degraded from %s on: every %s window meets availability %s (time to recover 0ms; bound %s)", sel.Window.Name, ms(w), pct(slo), orNone(r.Bound))
+	if below == 0 {
+		r.Message = fmt.Sprintf("no %s window %s missed availability %s: recovered at once (0ms; bound %s)", ms(w), sel.Window.Name, pct(slo), orNone(r.Bound))
 		return r
 	}
 	r.Message = fmt.Sprintf("recovered %s after %s (every %s window from then on meets availability %s; bound %s)", ms(d), sel.Window.Name, ms(w), pct(slo), orNone(r.Bound))
 	return r
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func orNone(s string) string {
