@@ -141,6 +141,12 @@ func marksOf(s Scenario) marks {
 		if from >= 0 {
 			m.recovery = rel(from + *s.Recovery)
 			m.recLabel = "recovered +" + fmtDuration(*s.Recovery)
+			switch s.RecoveryFrom {
+			case RecoveryFromHealStart:
+				m.recLabel += " from heal start"
+			case RecoveryFromInject:
+				m.recLabel += " from injection"
+			}
 		}
 	}
 	return m

@@ -214,7 +214,7 @@ func TestHTMLSaysWhatFailedAndDrawsTheTimeline(t *testing.T) {
 	if n := strings.Count(page, "<svg"); n != 2 {
 		t.Errorf("page has %d charts, want 2", n)
 	}
-	for _, want := range []string{"kill accounts-1", "kill inventory-1", "recovered +1.5s", "ops/s", "errors %", "latency ms", "p99", "fill-opacity"} {
+	for _, want := range []string{"kill accounts-1", "kill inventory-1", "recovered +1.5s from heal start", "ops/s", "errors %", "latency ms", "p99", "fill-opacity"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("charts lack %q", want)
 		}
