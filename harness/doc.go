@@ -9,6 +9,10 @@
 // through a proxy of its own, each service's calls to its database through another, and
 // clients reach the gateway through one.
 //
+// Bring-up is plan, then execute: System.Plan computes from the declaration alone every
+// instance's environment, arguments and readiness, every link and what it reaches, and
+// what each start waits for; Up only carries that plan out.
+//
 // It imports runtime, netfault, supervise and history; it must never import scenarios or
 // reference-services (the reference system is declared by package path, in
 // harness/reference).

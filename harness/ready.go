@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/faultline/faultline/harness/netfault"
 )
 
 // WaitHTTP polls url with GET until it answers 200, or timeout (or ctx) ends; the error
@@ -39,14 +41,15 @@ func WaitHTTP(ctx context.Context, url string, timeout time.Duration) error {
 	}
 }
 
-// waitHealthy waits until an instance answers its health path through its ingress link,
-// so that Up returns a system whose every path is known to work.
-func waitHealthy(ctx context.Context, inst *Instance, path string) error {
-	base, err := inst.URL(ctx)
+// waitReady waits until an instance answers its readiness path through the link the
+// plan names (its ingress), so that Up returns a system whose every path is known to
+// work.
+func waitReady(ctx context.Context, inst *Instance, via *netfault.Link, ready Readiness) error {
+	addr, err := via.HostAddr(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("address of %s: %w", inst.Name(), err)
 	}
-	if err := WaitHTTP(ctx, base+path, 30*time.Second); err != nil {
+	if err := WaitHTTP(ctx, "http://"+addr+ready.Path, ready.Timeout); err != nil {
 		return fmt.Errorf("%s not healthy: %w", inst.Name(), err)
 	}
 	return nil

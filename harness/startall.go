@@ -6,54 +6,71 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
+
+	"github.com/faultline/faultline/harness/netfault"
+	"github.com/faultline/faultline/harness/runtime"
 )
 
-// errDependencyFailed marks a service that was not started because something it needs
-// failed to start; the failure itself is reported by that other service.
+// errDependencyFailed marks an instance that was not started because something it
+// waits for failed to start; the failure itself is reported by that other start.
 var errDependencyFailed = errors.New("not started: a service it needs failed to start")
 
-// startAll starts every service of order as soon as what it needs is up — the registry
-// when it calls one, the services it depends on — and each service's database and
-// replicas all at once. A bring-up so takes as long as its longest chain of starts
-// rather than the sum of every start. The first failure cancels the starts under way,
-// and is the error returned. Once every start is done, the instances are listed in the
-// order a one-at-a-time start in order would have given.
-func (r *Running) startAll(ctx context.Context, order []Service) error {
+// startAll carries out a plan's starts: each as soon as the starts it waits for are
+// ready, so that a bring-up takes as long as its longest chain of starts rather than
+// the sum of every start (every replica of a service, a cluster's peers, and whatever
+// does not depend on each other start at once). Each start's program is got (built)
+// at once, before its wait. The first failure cancels the starts under way, and is the
+// error returned. Once every start is done, the instances are listed in the plan's
+// order.
+func (r *Running) startAll(ctx context.Context, starts []InstancePlan) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	registry := ""
-	for _, svc := range order {
-		if svc.Role == RoleRegistry {
-			registry = svc.Name
-			break
-		}
+	done := make(map[string]chan struct{}, len(starts))
+	failed := make(map[string]bool, len(starts)) // each written once, before its done closes
+	for _, in := range starts {
+		done[in.Name] = make(chan struct{})
 	}
-	done := make(map[string]chan struct{}, len(order))
-	failed := make(map[string]bool, len(order)) // each written once, before its done closes
-	for _, svc := range order {
-		done[svc.Name] = make(chan struct{})
-	}
-	errs := make([]error, len(order))
 	var mu sync.Mutex
+	wait := func(ctx context.Context, in InstancePlan) error {
+		for _, n := range in.After {
+			select {
+			case <-done[n]:
+				mu.Lock()
+				bad := failed[n]
+				mu.Unlock()
+				if bad {
+					return fmt.Errorf("%s: %w (%s)", in.Name, errDependencyFailed, n)
+				}
+			case <-ctx.Done():
+				return fmt.Errorf("%s: %w", in.Name, context.Cause(ctx))
+			}
+		}
+		return nil
+	}
+	errs := make([]error, len(starts))
 	var wg sync.WaitGroup
-	for i, svc := range order {
+	for i, in := range starts {
 		wg.Go(func() {
-			err := r.startService(ctx, svc, needs(svc, registry), done, failed, &mu)
+			_, err := r.start(ctx, in, wait)
 			if err != nil {
 				errs[i] = err
 				cancel(err)
 			}
 			mu.Lock()
-			failed[svc.Name] = err != nil
+			failed[in.Name] = err != nil
 			mu.Unlock()
-			close(done[svc.Name])
+			close(done[in.Name])
 		})
 	}
 	wg.Wait()
-	r.sortInstances(order)
+	rank := map[string]int{}
+	for i, in := range starts {
+		rank[in.Name] = i
+	}
+	r.mu.Lock()
+	slices.SortStableFunc(r.instances, func(a, b *Instance) int { return cmp.Compare(rank[a.Name()], rank[b.Name()]) })
+	r.mu.Unlock()
 	// The error of the start that failed first, not of those it cancelled.
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
 		return cause
@@ -67,101 +84,155 @@ func (r *Running) startAll(ctx context.Context, order []Service) error {
 	return errors.Join(real...)
 }
 
-// needs lists the services svc must wait for: the registry it calls, and its
-// dependencies.
-func needs(svc Service, registry string) []string {
-	var out []string
-	if svc.RegistryEnv != "" && registry != "" && svc.Name != registry {
-		out = append(out, registry)
-	}
-	for _, d := range svc.DependsOn {
-		out = append(out, d.Service)
-	}
-	return out
-}
-
-// startService starts svc's database at once, waits for what svc needs, then starts its
-// replicas together (a cluster's one after another: each needs its peers' links).
-func (r *Running) startService(ctx context.Context, svc Service, needs []string,
-	done map[string]chan struct{}, failed map[string]bool, mu *sync.Mutex) error {
-	var dbErr chan error
-	if svc.Database != nil {
-		dbErr = make(chan error, 1)
-		go func() { dbErr <- r.startDatabase(ctx, svc) }()
-	}
-	waitDB := func() error {
-		if dbErr == nil {
-			return nil
+// start carries out one planned start: it gets the program, waits (wait) for what the
+// start needs, makes the links the instance is handed, starts it, points every link
+// that reaches it at it, waits for its readiness, and hands it to the supervisor.
+func (r *Running) start(ctx context.Context, in InstancePlan, wait func(context.Context, InstancePlan) error) (*Instance, error) {
+	fail := func(err error) error {
+		if in.DatabaseOf != "" {
+			return fmt.Errorf("database of %s: %w", in.DatabaseOf, err)
 		}
-		err := <-dbErr
-		dbErr = nil
 		return err
 	}
-	for _, n := range needs {
-		select {
-		case <-done[n]:
-			mu.Lock()
-			bad := failed[n]
-			mu.Unlock()
-			if bad {
-				_ = waitDB()
-				return fmt.Errorf("%s: %w (%s)", svc.Name, errDependencyFailed, n)
-			}
-		case <-ctx.Done():
-			_ = waitDB()
-			return fmt.Errorf("%s: %w", svc.Name, context.Cause(ctx))
+	art, err := r.artifact(ctx, in.Source)
+	if err != nil {
+		return nil, fail(fmt.Errorf("%s: %w", in.Name, err))
+	}
+	if wait != nil {
+		if err := wait(ctx, in); err != nil {
+			return nil, err
 		}
 	}
-	if err := waitDB(); err != nil {
-		return err
+	for _, name := range in.Links {
+		if err := r.slot(name).make(ctx, r); err != nil {
+			return nil, fail(err)
+		}
 	}
-	if svc.Cluster != nil {
-		return r.startCluster(ctx, svc)
+	addr := func(name string) string { return r.Link(name).NetAddr() }
+	env := make(map[string]string, len(in.Env))
+	for k, v := range in.Env {
+		env[k] = resolveLinks(v, addr)
 	}
-	errs := make([]error, svc.Replicas)
-	var wg sync.WaitGroup
-	for i := range svc.Replicas {
-		wg.Go(func() { _, errs[i] = r.startInstance(ctx, svc, nil) })
+	args := make([]string, len(in.Args))
+	for i, a := range in.Args {
+		args[i] = resolveLinks(a, addr)
 	}
-	wg.Wait()
-	r.sortInstances(nil)
-	return errors.Join(errs...)
+	ri, err := r.rt.Start(ctx, runtime.Spec{
+		Name: in.Name, Service: in.Service, Artifact: art, Args: args, Env: env,
+		Port: in.Port, Health: in.Health, StartTimeout: in.StartTimeout,
+	})
+	if err != nil {
+		if in.DatabaseOf != "" {
+			return nil, fail(err)
+		}
+		return nil, fmt.Errorf("start %s: %w", in.Name, err)
+	}
+	for _, name := range r.linksTo(in.Name) {
+		if err := r.slot(name).place(ctx, r, ri.NetAddr()); err != nil {
+			_ = ri.Kill(context.WithoutCancel(ctx))
+			return nil, fail(fmt.Errorf("start %s: %w", in.Name, err))
+		}
+	}
+	inst := &Instance{Instance: ri, Service: in.Service, Ingress: r.Link(in.Ingress)}
+	if in.Registry != "" {
+		inst.Registry = r.Link(in.Registry)
+	}
+	if in.Ready.Via != "" {
+		if err := waitReady(ctx, inst, r.Link(in.Ready.Via), in.Ready); err != nil {
+			_ = ri.Kill(context.WithoutCancel(ctx))
+			return nil, fail(fmt.Errorf("start %s: through its proxy: %w", in.Name, err))
+		}
+	}
+	r.mu.Lock()
+	switch in.Role {
+	case RoleDatabase:
+		r.databases[in.DatabaseOf] = inst
+	default:
+		r.instances = append(r.instances, inst)
+	}
+	switch in.Role {
+	case RoleGateway:
+		if r.gateway == "" {
+			r.gateway, _ = inst.URL(ctx)
+		}
+	case RoleRegistry:
+		if r.registry == "" {
+			r.registry, _ = inst.URL(ctx)
+		}
+	}
+	r.mu.Unlock()
+	r.sup.Watch(ri, policy(in.Restart))
+	return inst, nil
 }
 
-// sortInstances lists the instances by service, in the order given (when given), and by
-// number within a service, as a one-at-a-time start would have; without an order, each
-// service's instances are put in number order among the places they hold.
-func (r *Running) sortInstances(order []Service) {
+// linkSlot is one planned link while it is carried out: made either by the first start
+// handed its address (parked, unless its instance is placed) or by its instance's
+// placement, whichever comes first; the other only points it.
+type linkSlot struct {
+	name     string
+	mu       sync.Mutex
+	link     *netfault.Link
+	upstream string // the instance's address once it is placed
+}
+
+// plan adds links to those the run carries out, and records which instance each reaches.
+func (r *Running) planLinks(links []LinkPlan) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if order != nil {
-		rank := map[string]int{}
-		for i, svc := range order {
-			rank[svc.Name] = i
-		}
-		slices.SortStableFunc(r.instances, func(a, b *Instance) int {
-			return cmp.Or(cmp.Compare(rank[a.Service], rank[b.Service]), cmp.Compare(instanceNumber(a), instanceNumber(b)))
-		})
-		return
-	}
-	places := map[string][]int{}
-	for i, in := range r.instances {
-		places[in.Service] = append(places[in.Service], i)
-	}
-	for _, idx := range places {
-		insts := make([]*Instance, len(idx))
-		for k, i := range idx {
-			insts[k] = r.instances[i]
-		}
-		slices.SortStableFunc(insts, func(a, b *Instance) int { return cmp.Compare(instanceNumber(a), instanceNumber(b)) })
-		for k, i := range idx {
-			r.instances[i] = insts[k]
+	for _, l := range links {
+		if r.slots[l.Name] == nil {
+			r.slots[l.Name] = &linkSlot{name: l.Name}
+			r.linksByTo[l.To] = append(r.linksByTo[l.To], l.Name)
 		}
 	}
 }
 
-// instanceNumber is n of an instance named "<service>-<n>", or 0.
-func instanceNumber(in *Instance) int {
-	n, _ := strconv.Atoi(strings.TrimPrefix(in.Name(), in.Service+"-"))
-	return n
+func (r *Running) slot(name string) *linkSlot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.slots[name]
+	if s == nil { // a reference to a link the plan does not have: made parked
+		s = &linkSlot{name: name}
+		r.slots[name] = s
+	}
+	return s
+}
+
+func (r *Running) linksTo(instance string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.linksByTo[instance])
+}
+
+// make makes the link if it is not made yet: with its instance's address if that is
+// placed, else parked.
+func (s *linkSlot) make(ctx context.Context, r *Running) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.link != nil {
+		return nil
+	}
+	up := cmp.Or(s.upstream, parkedUpstream)
+	l, err := r.link(ctx, s.name, up)
+	if err != nil {
+		return err
+	}
+	s.link = l
+	return nil
+}
+
+// place points the link at its instance's address, making it if it is not made yet.
+func (s *linkSlot) place(ctx context.Context, r *Running, addr string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.upstream = addr
+	if s.link == nil {
+		l, err := r.link(ctx, s.name, addr)
+		if err != nil {
+			return err
+		}
+		s.link = l
+		return nil
+	}
+	return s.link.SetUpstream(ctx, addr)
 }

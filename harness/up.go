@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -61,11 +59,14 @@ type Running struct {
 	log          *slog.Logger
 	seed         uint64
 
+	plan      *Plan
 	mu        sync.Mutex
 	instances []*Instance
 	databases map[string]*Instance
 	links     map[string]*netfault.Link
-	counts    map[string]int
+	slots     map[string]*linkSlot // the planned links, as they are carried out
+	linksByTo map[string][]string  // instance → the planned links that reach it
+	counts    map[string]int       // service → the number of its latest instance
 	gateway   string
 	registry  string
 	downOnce  sync.Once
@@ -111,12 +112,14 @@ func WithReadiness(f func(context.Context, *Running) error) Option {
 // WithStartTimeout bounds the whole bring-up (default 3 minutes).
 func WithStartTimeout(d time.Duration) Option { return func(c *upConfig) { c.timeout = d } }
 
-// Up brings sys up: every service in dependency order, each business service's database
-// first, every path through its own Toxiproxy link, every instance watched by the
-// supervisor. What does not depend on each other starts at the same time (see startAll).
-// On error everything it started is torn down again.
+// Up brings sys up by carrying out its Plan (System.Plan): every service after what it
+// depends on, each business service's database first, every path through its own
+// Toxiproxy link, every instance watched by the supervisor. Each start waits only for
+// the starts it needs, so that what does not depend on each other starts at the same
+// time (see startAll). On error everything it started is torn down again.
 func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error) {
-	if err := sys.Validate(); err != nil {
+	plan, err := sys.Plan()
+	if err != nil {
 		return nil, fmt.Errorf("up %s: %w", sys.Name, err)
 	}
 	cfg := upConfig{timeout: 3 * time.Minute}
@@ -137,11 +140,16 @@ func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error)
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
-	sys = sys.withDefaults()
+	sys = plan.System
 	r = &Running{
-		sys: sys, rt: cfg.rt, hist: cfg.hist, builder: cfg.builder, seed: cfg.seed,
+		sys: sys, plan: plan, rt: cfg.rt, hist: cfg.hist, builder: cfg.builder, seed: cfg.seed,
 		databases: map[string]*Instance{}, links: map[string]*netfault.Link{}, counts: map[string]int{},
+		slots: map[string]*linkSlot{}, linksByTo: map[string][]string{},
 	}
+	for _, svc := range sys.Services {
+		r.counts[svc.Name] = svc.Replicas
+	}
+	r.planLinks(plan.Links)
 	if r.rt == nil {
 		if r.rt, err = NewRuntime(ctx, "", cfg.logger); err != nil {
 			return nil, fmt.Errorf("up %s: %w", sys.Name, err)
@@ -157,11 +165,12 @@ func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error)
 		}
 	}()
 	r.sup = supervise.New(r.hist, r.log)
-	// The proxy host starts while the databases do: they need it only once they run.
+	// The proxy host starts while the first instances do: those that advertise nothing
+	// (the databases, the registry) need it only once they run.
 	r.proxiesReady = make(chan struct{})
 	go func() {
 		defer close(r.proxiesReady)
-		host, err := r.rt.StartProxyHost(ctx, slots(sys))
+		host, err := r.rt.StartProxyHost(ctx, plan.Slots)
 		if err != nil {
 			r.proxiesErr = fmt.Errorf("start toxiproxy: %w", err)
 			return
@@ -169,11 +178,7 @@ func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error)
 		r.proxies = netfault.New(host)
 	}()
 	defer func() { <-r.proxiesReady }() // before the teardown above, on error
-	order, err := sys.order()
-	if err != nil {
-		return r, err
-	}
-	err = r.startAll(ctx, order)
+	err = r.startAll(ctx, plan.Instances)
 	<-r.proxiesReady
 	if r.proxiesErr != nil {
 		return r, fmt.Errorf("up %s: %w", sys.Name, r.proxiesErr)
@@ -188,26 +193,6 @@ func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error)
 	}
 	r.log.Info("system up", "runtime", r.rt.Name(), "instances", len(r.instances), "gateway", r.gateway, "seed", r.seed)
 	return r, nil
-}
-
-// slots counts the proxies a system needs, with room for spare replicas.
-func slots(sys System) int {
-	n := 0
-	for _, svc := range sys.Services {
-		per := 1 // ingress
-		if svc.RegistryEnv != "" {
-			per++
-		}
-		per += len(svc.DependsOn)
-		n += per * (svc.Replicas + spareReplicas)
-		if svc.Cluster != nil {
-			n += svc.Replicas * (svc.Replicas - 1)
-		}
-		if svc.Database != nil {
-			n++
-		}
-	}
-	return n + 4
 }
 
 func (r *Running) artifact(ctx context.Context, src Source) (runtime.Artifact, error) {
@@ -248,49 +233,6 @@ func (r *Running) link(ctx context.Context, name, upstream string) (*netfault.Li
 	return l, nil
 }
 
-// DatabaseArgs returns the arguments the harness starts every service's etcd with, with
-// the runtime's placeholders in them: for a baseline that must start it the same way.
-func DatabaseArgs() []string { return slices.Clone(etcdArgs) }
-
-// etcdArgs start a single-member etcd that binds the runtime's port and advertises the
-// address the proxies reach it at.
-var etcdArgs = []string{
-	"--name", "db", "--data-dir", runtime.PlaceholderDataDir + "/etcd",
-	"--listen-client-urls", "http://" + runtime.PlaceholderListen,
-	"--advertise-client-urls", "http://" + runtime.PlaceholderNetAddr,
-	"--listen-peer-urls", "http://127.0.0.1:0",
-	"--initial-advertise-peer-urls", "http://127.0.0.1:2380",
-	"--initial-cluster", "db=http://127.0.0.1:2380",
-	"--log-level", "error",
-	// Idempotency records and kv history grow under load: keep an hour of revisions.
-	"--auto-compaction-mode", "periodic", "--auto-compaction-retention", "1h",
-}
-
-func (r *Running) startDatabase(ctx context.Context, svc Service) error {
-	name := svc.Name + "-db"
-	art, err := r.artifact(ctx, Source{Package: "go.etcd.io/etcd/server/v3"})
-	if err != nil {
-		return fmt.Errorf("database of %s: %w", svc.Name, err)
-	}
-	inst, err := r.rt.Start(ctx, runtime.Spec{
-		Name: name, Service: name, Artifact: art, Args: etcdArgs, Port: 2379, Health: "/health",
-		StartTimeout: time.Minute,
-	})
-	if err != nil {
-		return fmt.Errorf("database of %s: %w", svc.Name, err)
-	}
-	db := &Instance{Instance: inst, Service: name}
-	if db.Ingress, err = r.link(ctx, name, inst.NetAddr()); err != nil {
-		_ = inst.Kill(context.WithoutCancel(ctx))
-		return err
-	}
-	r.mu.Lock()
-	r.databases[svc.Name] = db
-	r.mu.Unlock()
-	r.sup.Watch(inst, policy("on-failure"))
-	return nil
-}
-
 func policy(restart string) supervise.Policy {
 	if restart == "never" {
 		return supervise.Policy{Restart: supervise.Never}
@@ -306,7 +248,13 @@ func (r *Running) AddInstance(ctx context.Context, service string) (*Instance, e
 			if svc.Cluster != nil {
 				return nil, fmt.Errorf("add instance: %s is a cluster, whose peers are fixed at Up: declare more replicas instead", service)
 			}
-			return r.startInstance(ctx, svc, nil)
+			r.mu.Lock()
+			r.counts[service]++
+			n := r.counts[service]
+			r.mu.Unlock()
+			in, links := r.plan.instance(svc, n)
+			r.planLinks(links)
+			return r.start(ctx, in, nil)
 		}
 	}
 	return nil, fmt.Errorf("add instance: unknown service %q: use one of %s", service, strings.Join(r.serviceNames(), ", "))
@@ -318,46 +266,6 @@ func (r *Running) serviceNames() []string {
 		out = append(out, s.Name)
 	}
 	return out
-}
-
-// startCluster starts the replicas of a cluster service: first one link per ordered pair
-// of peers ("db-1.db-2" carries db-1's calls to db-2), so that each instance can be told
-// its peers' proxied addresses when it starts; each link is pointed at its peer once the
-// peer is placed.
-func (r *Running) startCluster(ctx context.Context, svc Service) error {
-	names := make([]string, svc.Replicas)
-	for i := range names {
-		names[i] = svc.Name + "-" + strconv.Itoa(i+1)
-	}
-	for _, from := range names {
-		for _, to := range names {
-			if from != to {
-				if _, err := r.link(ctx, from+"."+to, "127.0.0.1:9"); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	for _, self := range names {
-		var peers []string
-		for _, other := range names {
-			if other != self {
-				peers = append(peers, other+"="+r.Link(self+"."+other).NetAddr())
-			}
-		}
-		inst, err := r.startInstance(ctx, svc, map[string]string{svc.Cluster.PeersEnv: strings.Join(peers, ",")})
-		if err != nil {
-			return err
-		}
-		for _, other := range names {
-			if other != self {
-				if err := r.Link(other+"."+self).SetUpstream(ctx, inst.NetAddr()); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // Peers returns the directed peer links of a cluster service, keyed by {from, to}: what
@@ -373,122 +281,6 @@ func (r *Running) Peers(service string) map[[2]string]*netfault.Link {
 		}
 	}
 	return out
-}
-
-func (r *Running) startInstance(ctx context.Context, svc Service, extraEnv map[string]string) (*Instance, error) {
-	r.mu.Lock()
-	r.counts[svc.Name]++
-	n := r.counts[svc.Name]
-	r.mu.Unlock()
-	name := svc.Name + "-" + strconv.Itoa(n)
-	art, err := r.artifact(ctx, svc.Source)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	// An instance that advertises an address gets its ingress link before it starts, so
-	// that it advertises the link's address from its first breath; the link's upstream
-	// is set once the instance is placed. One that advertises nothing (the registry, the
-	// gateway) starts first and gets its link after, as a database does: so the
-	// registry's start need not wait for the proxy host's.
-	advertises := svc.AdvertiseEnv != "" && svc.AdvertiseEnv != "-"
-	var ingress *netfault.Link
-	if advertises {
-		if ingress, err = r.link(ctx, name, "127.0.0.1:9"); err != nil {
-			return nil, err
-		}
-	}
-	env := map[string]string{}
-	for k, v := range svc.Env {
-		env[k] = v
-	}
-	for k, v := range extraEnv {
-		env[k] = v
-	}
-	setEnv := func(key, value string) {
-		if key != "" && key != "-" {
-			env[key] = value
-		}
-	}
-	setEnv(svc.ListenEnv, runtime.PlaceholderListen)
-	if advertises {
-		setEnv(svc.AdvertiseEnv, ingress.NetAddr())
-	}
-	setEnv(svc.IDEnv, name)
-	inst := &Instance{Service: svc.Name, Ingress: ingress}
-	if svc.RegistryEnv != "" {
-		reg := r.registryInstance()
-		if reg == nil {
-			return nil, fmt.Errorf("%s: registry_env is set but the registry is not running", name)
-		}
-		if inst.Registry, err = r.link(ctx, name+".registry", reg.NetAddr()); err != nil {
-			return nil, err
-		}
-		setEnv(svc.RegistryEnv, inst.Registry.NetAddr())
-	}
-	if svc.Database != nil {
-		r.mu.Lock()
-		dbl := r.links[svc.Name+"-db"]
-		r.mu.Unlock()
-		setEnv(svc.Database.Env, dbl.NetAddr())
-	}
-	for _, d := range svc.DependsOn {
-		deps := r.Instances(d.Service)
-		if len(deps) == 0 {
-			return nil, fmt.Errorf("%s: depends on %s, which has no instance", name, d.Service)
-		}
-		l, err := r.link(ctx, name+"."+d.Service, deps[0].NetAddr())
-		if err != nil {
-			return nil, err
-		}
-		setEnv(d.Env, l.NetAddr())
-	}
-	ri, err := r.rt.Start(ctx, runtime.Spec{
-		Name: name, Service: svc.Name, Artifact: art, Args: svc.Args, Env: env,
-		Port: svc.Port, Health: svc.Health,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	inst.Instance = ri
-	if advertises {
-		err = ingress.SetUpstream(ctx, ri.NetAddr())
-	} else {
-		inst.Ingress, err = r.link(ctx, name, ri.NetAddr())
-	}
-	if err != nil {
-		_ = ri.Kill(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	if err := waitHealthy(ctx, inst, svc.Health); err != nil {
-		_ = ri.Kill(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("start %s: through its proxy: %w", name, err)
-	}
-	r.mu.Lock()
-	r.instances = append(r.instances, inst)
-	switch svc.Role {
-	case RoleGateway:
-		if r.gateway == "" {
-			r.gateway, _ = inst.URL(ctx)
-		}
-	case RoleRegistry:
-		if r.registry == "" {
-			r.registry, _ = inst.URL(ctx)
-		}
-	}
-	r.mu.Unlock()
-	r.sup.Watch(ri, policy(svc.Restart))
-	return inst, nil
-}
-
-func (r *Running) registryInstance() *Instance {
-	for _, svc := range r.sys.Services {
-		if svc.Role == RoleRegistry {
-			if is := r.Instances(svc.Name); len(is) > 0 {
-				return is[0]
-			}
-		}
-	}
-	return nil
 }
 
 // Instances returns the instances of one service, in start order.
@@ -565,6 +357,10 @@ func (r *Running) History() *history.History { return r.hist }
 
 // Seed is the run's seed.
 func (r *Running) Seed() uint64 { return r.seed }
+
+// Plan is the plan the system was brought up by (AddInstance plans each instance it
+// adds the same way).
+func (r *Running) Plan() *Plan { return r.plan }
 
 // System is the declaration, with defaults filled in.
 func (r *Running) System() System { return r.sys }

@@ -1,0 +1,429 @@
+package harness
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/harness/runtime"
+)
+
+// Plan is a system's bring-up computed from its declaration alone, before anything
+// runs: every instance to start (databases included) with its environment, arguments
+// and readiness, every Toxiproxy link with the instance it reaches, and what each
+// start waits for. System.Plan computes it as a pure function of the declaration — no
+// process, no proxy, no clock — so that a declaration's wiring can be read and tested
+// without starting it; Up only carries it out: it makes each link, replaces each link
+// reference by the link's address, starts each instance as soon as the starts it waits
+// for are ready, and points each link at its instance once that is placed.
+type Plan struct {
+	// System is the declaration with every default filled in.
+	System System
+	// Instances are the starts, in the order a one-at-a-time bring-up would make them:
+	// per service in start order, its database first, then its replicas by number.
+	// Running.All lists the ones that are not databases in this order.
+	Instances []InstancePlan
+	// Links are every link of the system, in the order of the instances that need them.
+	Links []LinkPlan
+	// Slots is how many proxies the proxy host is started with: one per link, room for
+	// the links of spareReplicas more instances of each service (Running.AddInstance),
+	// and a few for the caller's own.
+	Slots int
+}
+
+// LinkPlan is one Toxiproxy link of a plan.
+type LinkPlan struct {
+	// Name is the name Running.Link finds it by: an instance's ingress ("accounts-1"),
+	// its link to the registry ("accounts-1.registry"), to a dependency
+	// ("orders-1.inventory"), a database's ingress ("accounts-db"), or the link that
+	// carries one peer's calls to another ("db-1.db-2").
+	Name string
+	// To is the instance the link reaches: its upstream is that instance's address.
+	To string
+	// Parked says that some instance is handed the link's address before To is placed
+	// (To itself, which advertises its own ingress, or a peer that starts with it): the
+	// link is made pointing nowhere and set to To's address once To is placed. A link
+	// that is not parked is made once To is placed, with To's address.
+	Parked bool
+}
+
+// Readiness is how Up knows an instance ready beyond what the runtime waits for (its
+// Health path, answered directly): the instance's Path answered 200 through the link
+// Via, so that every path Up hands back is known to work. A zero Readiness waits for
+// nothing more.
+type Readiness struct {
+	// Via is the link the check goes through (the instance's ingress).
+	Via string
+	// Path is the HTTP path asked.
+	Path string
+	// Timeout bounds the wait.
+	Timeout time.Duration
+}
+
+// InstancePlan is one start of a plan.
+type InstancePlan struct {
+	// Name is the instance's name ("accounts-1", "accounts-db").
+	Name string
+	// Service is its service ("accounts"); a database's is its own ("accounts-db").
+	Service string
+	// DatabaseOf is the service whose database the instance is, or "".
+	DatabaseOf string
+	// Role is the part its service plays (RoleDatabase for a database).
+	Role Role
+	// Source is how to get its program.
+	Source Source
+	// Args are its arguments, and Env its environment. Both may hold the runtime's
+	// placeholders (runtime.PlaceholderListen and the others), which the backend fills
+	// in, and LinkRef(name), which Up replaces by that link's address.
+	Args []string
+	Env  map[string]string
+	// Port is the port it listens on in a container.
+	Port int
+	// Health is the path the runtime waits for 200 on before its start returns.
+	Health string
+	// StartTimeout bounds the runtime's wait (0: the runtime's default).
+	StartTimeout time.Duration
+	// Ready is what Up waits for once the runtime has started it.
+	Ready Readiness
+	// Restart is the supervisor's policy for it ("on-failure" or "never").
+	Restart string
+	// After are the instances that must be ready before it starts.
+	After []string
+	// Links are the links whose address it is handed (LinkRef in its Args, then in its
+	// Env by variable name): each is made before it starts.
+	Links []string
+	// Ingress is the link that reaches it; Registry its own link to the registry, or "".
+	Ingress  string
+	Registry string
+}
+
+// parkedUpstream is where a parked link points until its instance is placed: the
+// discard port, on which nothing listens.
+const parkedUpstream = "127.0.0.1:9"
+
+// linkRefPrefix and linkRefSuffix frame a reference to a link's address in a planned
+// instance's arguments and environment.
+const (
+	linkRefPrefix = "{{link:"
+	linkRefSuffix = "}}"
+)
+
+// LinkRef is how a plan writes the address of the link called name into an instance's
+// arguments or environment; Up replaces it by the link's address (where instances reach
+// its proxy) before the instance starts.
+func LinkRef(name string) string { return linkRefPrefix + name + linkRefSuffix }
+
+// linkRefs returns the names of the links s refers to, in order.
+func linkRefs(s string) []string {
+	var out []string
+	for {
+		i := strings.Index(s, linkRefPrefix)
+		if i < 0 {
+			return out
+		}
+		s = s[i+len(linkRefPrefix):]
+		j := strings.Index(s, linkRefSuffix)
+		if j < 0 {
+			return out
+		}
+		out = append(out, s[:j])
+		s = s[j+len(linkRefSuffix):]
+	}
+}
+
+// resolveLinks replaces every LinkRef in s by addr(name).
+func resolveLinks(s string, addr func(string) string) string {
+	for _, name := range linkRefs(s) {
+		s = strings.Replace(s, LinkRef(name), addr(name), 1)
+	}
+	return s
+}
+
+// healthTimeout bounds how long Up waits for an instance's health through its ingress.
+const healthTimeout = 30 * time.Second
+
+// Plan validates the declaration and computes its bring-up (see Plan). It starts
+// nothing; Up calls it first, and so can a test of a declaration.
+func (s System) Plan() (*Plan, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	sys := s.withDefaults()
+	order, err := sys.order()
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{System: sys}
+	for _, svc := range order {
+		if svc.Database != nil {
+			p.add(p.database(svc))
+		}
+		for n := 1; n <= svc.Replicas; n++ {
+			p.add(p.instance(svc, n))
+		}
+	}
+	p.park()
+	p.Slots = len(p.Links) + 4
+	for _, svc := range sys.Services {
+		p.Slots += spareReplicas * perInstanceLinks(svc)
+	}
+	return p, nil
+}
+
+// perInstanceLinks is how many links each instance of svc has, peer links aside.
+func perInstanceLinks(svc Service) int {
+	n := 1 + len(svc.DependsOn) // ingress, dependencies
+	if svc.RegistryEnv != "" {
+		n++
+	}
+	return n
+}
+
+func (p *Plan) add(in InstancePlan, links []LinkPlan) {
+	p.Instances = append(p.Instances, in)
+	p.Links = append(p.Links, links...)
+}
+
+// registry is the registry instance of the plan's system, or "".
+func (p *Plan) registry() string {
+	for _, svc := range p.System.Services {
+		if svc.Role == RoleRegistry {
+			return instanceName(svc.Name, 1)
+		}
+	}
+	return ""
+}
+
+func (p *Plan) service(name string) Service {
+	for _, svc := range p.System.Services {
+		if svc.Name == name {
+			return svc
+		}
+	}
+	return Service{}
+}
+
+func instanceName(service string, n int) string { return service + "-" + strconv.Itoa(n) }
+
+func databaseName(service string) string { return service + "-db" }
+
+// DatabaseArgs returns the arguments the harness starts every service's etcd with, with
+// the runtime's placeholders in them: for a baseline that must start it the same way.
+func DatabaseArgs() []string { return slices.Clone(etcdArgs) }
+
+// etcdArgs start a single-member etcd that binds the runtime's port and advertises the
+// address the proxies reach it at.
+var etcdArgs = []string{
+	"--name", "db", "--data-dir", runtime.PlaceholderDataDir + "/etcd",
+	"--listen-client-urls", "http://" + runtime.PlaceholderListen,
+	"--advertise-client-urls", "http://" + runtime.PlaceholderNetAddr,
+	"--listen-peer-urls", "http://127.0.0.1:0",
+	"--initial-advertise-peer-urls", "http://127.0.0.1:2380",
+	"--initial-cluster", "db=http://127.0.0.1:2380",
+	"--log-level", "error",
+	// Idempotency records and kv history grow under load: keep an hour of revisions.
+	"--auto-compaction-mode", "periodic", "--auto-compaction-retention", "1h",
+}
+
+// etcdPackage is the Go package a database of kind etcd runs.
+const etcdPackage = "go.etcd.io/etcd/server/v3"
+
+// database plans svc's database server: it waits for nothing, and is reached through
+// one link, made once it is placed.
+func (p *Plan) database(svc Service) (InstancePlan, []LinkPlan) {
+	name := databaseName(svc.Name)
+	in := InstancePlan{
+		Name: name, Service: name, DatabaseOf: svc.Name, Role: RoleDatabase,
+		Source: Source{Package: etcdPackage}, Args: slices.Clone(etcdArgs), Env: map[string]string{},
+		Port: 2379, Health: "/health", StartTimeout: time.Minute, Restart: "on-failure",
+		Ingress: name,
+	}
+	return in, []LinkPlan{{Name: name, To: name}}
+}
+
+// instance plans the n'th instance of svc, with the links it is handed and its ingress.
+func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan) {
+	name := instanceName(svc.Name, n)
+	in := InstancePlan{
+		Name: name, Service: svc.Name, Role: svc.Role, Source: svc.Source,
+		Args: slices.Clone(svc.Args), Env: maps.Clone(svc.Env),
+		Port: svc.Port, Health: svc.Health, Restart: svc.Restart, Ingress: name,
+		Ready: Readiness{Via: name, Path: svc.Health, Timeout: healthTimeout},
+	}
+	if in.Env == nil {
+		in.Env = map[string]string{}
+	}
+	links := []LinkPlan{{Name: name, To: name}}
+	link := func(l LinkPlan) string {
+		links = append(links, l)
+		return LinkRef(l.Name)
+	}
+	setEnv := func(key, value string) {
+		if key != "" && key != "-" {
+			in.Env[key] = value
+		}
+	}
+	if svc.Cluster != nil {
+		var peers []string
+		for k := 1; k <= svc.Replicas; k++ {
+			if k != n {
+				other := instanceName(svc.Name, k)
+				peers = append(peers, other+"="+link(LinkPlan{Name: name + "." + other, To: other}))
+			}
+		}
+		in.Env[svc.Cluster.PeersEnv] = strings.Join(peers, ",")
+	}
+	setEnv(svc.ListenEnv, runtime.PlaceholderListen)
+	if svc.AdvertiseEnv != "-" {
+		setEnv(svc.AdvertiseEnv, LinkRef(name))
+	}
+	setEnv(svc.IDEnv, name)
+	if svc.RegistryEnv != "" {
+		reg := p.registry()
+		in.After = append(in.After, reg)
+		in.Registry = name + ".registry"
+		setEnv(svc.RegistryEnv, link(LinkPlan{Name: in.Registry, To: reg}))
+	}
+	if svc.Database != nil {
+		in.After = append(in.After, databaseName(svc.Name))
+		setEnv(svc.Database.Env, LinkRef(databaseName(svc.Name)))
+	}
+	for _, d := range svc.DependsOn {
+		dep := p.service(d.Service)
+		for k := 1; k <= dep.Replicas; k++ {
+			in.After = append(in.After, instanceName(dep.Name, k))
+		}
+		setEnv(d.Env, link(LinkPlan{Name: name + "." + d.Service, To: instanceName(dep.Name, 1)}))
+	}
+	in.After = dedupe(in.After)
+	for _, v := range in.Args {
+		in.Links = append(in.Links, linkRefs(v)...)
+	}
+	for _, k := range slices.Sorted(maps.Keys(in.Env)) {
+		in.Links = append(in.Links, linkRefs(in.Env[k])...)
+	}
+	in.Links = dedupe(in.Links)
+	return in, links
+}
+
+// dedupe drops the repeats of s, keeping the first of each.
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	out := s[:0]
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// park marks each link that an instance is handed before the link's instance is
+// placed: one handed to an instance that does not wait for the link's, or to that
+// instance itself.
+func (p *Plan) park() {
+	after := map[string][]string{}
+	for _, in := range p.Instances {
+		after[in.Name] = in.After
+	}
+	to := map[string]int{}
+	for i, l := range p.Links {
+		to[l.Name] = i
+	}
+	for _, in := range p.Instances {
+		for _, name := range in.Links {
+			if i, ok := to[name]; ok && !waitsFor(after, in.Name, p.Links[i].To) {
+				p.Links[i].Parked = true
+			}
+		}
+	}
+}
+
+// waitsFor reports whether a waits, directly or through others, for b to be ready.
+func waitsFor(after map[string][]string, a, b string) bool {
+	seen := map[string]bool{}
+	next := slices.Clone(after[a])
+	for len(next) > 0 {
+		x := next[len(next)-1]
+		next = next[:len(next)-1]
+		if x == b {
+			return true
+		}
+		if !seen[x] {
+			seen[x] = true
+			next = append(next, after[x]...)
+		}
+	}
+	return false
+}
+
+// Stages groups the plan's starts into waves, for a person to read: each start is in
+// the wave after the latest of those it waits for. Up does not wait for a whole wave:
+// each start waits only for its After.
+func (p *Plan) Stages() [][]string {
+	level := map[string]int{}
+	var out [][]string
+	for _, in := range p.Instances { // every start comes after those it waits for
+		l := 0
+		for _, a := range in.After {
+			l = max(l, level[a]+1)
+		}
+		level[in.Name] = l
+		for len(out) <= l {
+			out = append(out, nil)
+		}
+		out[l] = append(out[l], in.Name)
+	}
+	return out
+}
+
+// Instance returns the planned start called name.
+func (p *Plan) Instance(name string) (InstancePlan, bool) {
+	for _, in := range p.Instances {
+		if in.Name == name {
+			return in, true
+		}
+	}
+	return InstancePlan{}, false
+}
+
+// Link returns the planned link called name.
+func (p *Plan) Link(name string) (LinkPlan, bool) {
+	for _, l := range p.Links {
+		if l.Name == name {
+			return l, true
+		}
+	}
+	return LinkPlan{}, false
+}
+
+// String lays the plan out for a person: the waves of starts, each with what it waits
+// for, and every link with where it points.
+func (p *Plan) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "plan %s\n", p.System.Name)
+	for i, wave := range p.Stages() {
+		fmt.Fprintf(&b, "  wave %d:\n", i+1)
+		for _, name := range wave {
+			in, _ := p.Instance(name)
+			fmt.Fprintf(&b, "    %s", name)
+			if len(in.After) > 0 {
+				fmt.Fprintf(&b, " after %s", strings.Join(in.After, ", "))
+			}
+			b.WriteString("\n")
+		}
+	}
+	b.WriteString("  links:\n")
+	for _, l := range p.Links {
+		how := "made once " + l.To + " is placed"
+		if l.Parked {
+			how = "parked until " + l.To + " is placed"
+		}
+		fmt.Fprintf(&b, "    %s → %s (%s)\n", l.Name, l.To, how)
+	}
+	return b.String()
+}

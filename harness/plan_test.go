@@ -1,0 +1,231 @@
+package harness_test
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/reference"
+)
+
+// TestPlanWiresTheDeclarationWithoutStartingIt reads the plans of a few declarations:
+// what starts together, what each instance is handed, and every link with where it
+// points. Nothing is started: a plan is a function of the declaration.
+func TestPlanWiresTheDeclarationWithoutStartingIt(t *testing.T) {
+	bin := harness.Source{Binary: "/bin/app"}
+	link := harness.LinkRef
+	cases := []struct {
+		name   string
+		sys    harness.System
+		stages [][]string
+		after  map[string][]string          // instance → what it waits for (listed ones only)
+		env    map[string]map[string]string // instance → its whole environment (listed ones only)
+		links  []harness.LinkPlan           // every link, in order
+		slots  int
+	}{
+		{
+			name: "the reference system",
+			sys:  reference.System(),
+			stages: [][]string{
+				{"registry-1", "accounts-db", "inventory-db", "orders-db"},
+				{"accounts-1", "accounts-2", "inventory-1", "inventory-2", "orders-1", "gateway-1"},
+			},
+			after: map[string][]string{
+				"registry-1":  nil,
+				"accounts-db": nil,
+				"accounts-2":  {"registry-1", "accounts-db"},
+				"gateway-1":   {"registry-1"},
+			},
+			env: map[string]map[string]string{
+				"registry-1": {"DATA_DIR": "{{datadir}}", "LISTEN_ADDR": "{{listen}}"},
+				"accounts-1": {
+					"LISTEN_ADDR": "{{listen}}", "ADVERTISE_ADDR": link("accounts-1"), "INSTANCE_ID": "accounts-1",
+					"REGISTRY_ADDR": link("accounts-1.registry"), "ETCD_ENDPOINTS": link("accounts-db"),
+				},
+				"accounts-db": {},
+				"gateway-1": {
+					"LISTEN_ADDR": "{{listen}}", "REGISTRY_ADDR": link("gateway-1.registry"),
+					"GATEWAY_API_KEYS": "demo-key,other-key,tier-key:50:50",
+				},
+			},
+			links: []harness.LinkPlan{
+				{Name: "registry-1", To: "registry-1"},
+				{Name: "accounts-db", To: "accounts-db"},
+				{Name: "accounts-1", To: "accounts-1", Parked: true},
+				{Name: "accounts-1.registry", To: "registry-1"},
+				{Name: "accounts-2", To: "accounts-2", Parked: true},
+				{Name: "accounts-2.registry", To: "registry-1"},
+				{Name: "inventory-db", To: "inventory-db"},
+				{Name: "inventory-1", To: "inventory-1", Parked: true},
+				{Name: "inventory-1.registry", To: "registry-1"},
+				{Name: "inventory-2", To: "inventory-2", Parked: true},
+				{Name: "inventory-2.registry", To: "registry-1"},
+				{Name: "orders-db", To: "orders-db"},
+				{Name: "orders-1", To: "orders-1", Parked: true},
+				{Name: "orders-1.registry", To: "registry-1"},
+				{Name: "gateway-1", To: "gateway-1"},
+				{Name: "gateway-1.registry", To: "registry-1"},
+			},
+			// 16 links, 2 spare instances of registry (1 link each), of three business
+			// services (2 each) and of the gateway (2), and 4 more.
+			slots: 16 + 2*1 + 3*2*2 + 2*2 + 4,
+		},
+		{
+			name: "a cluster's peers start together, each handed its own link to every other",
+			sys: harness.System{Name: "c", Services: []harness.Service{{
+				Name: "node", Source: bin, Replicas: 3, Cluster: &harness.Cluster{}, AdvertiseEnv: "-", IDEnv: "NAME",
+			}}},
+			stages: [][]string{{"node-1", "node-2", "node-3"}},
+			env: map[string]map[string]string{
+				"node-1": {"LISTEN_ADDR": "{{listen}}", "NAME": "node-1",
+					"PEERS": "node-2=" + link("node-1.node-2") + ",node-3=" + link("node-1.node-3")},
+			},
+			links: []harness.LinkPlan{
+				{Name: "node-1", To: "node-1"},
+				{Name: "node-1.node-2", To: "node-2", Parked: true},
+				{Name: "node-1.node-3", To: "node-3", Parked: true},
+				{Name: "node-2", To: "node-2"},
+				{Name: "node-2.node-1", To: "node-1", Parked: true},
+				{Name: "node-2.node-3", To: "node-3", Parked: true},
+				{Name: "node-3", To: "node-3"},
+				{Name: "node-3.node-1", To: "node-1", Parked: true},
+				{Name: "node-3.node-2", To: "node-2", Parked: true},
+			},
+			slots: 9 + 2*1 + 4,
+		},
+		{
+			name: "a dependency waits for every replica of what it depends on, and reaches the first",
+			sys: harness.System{Name: "d", Services: []harness.Service{
+				{Name: "front", Source: bin, DependsOn: []harness.Dependency{{Service: "back", Env: "BACK_ADDR"}},
+					Env: map[string]string{"MODE": "fast"}, ListenEnv: "-", AdvertiseEnv: "-", IDEnv: "-"},
+				{Name: "back", Source: bin, Replicas: 2, Port: 9000, AdvertiseEnv: "-", IDEnv: "-"},
+				{Name: "lone", Source: bin, AdvertiseEnv: "-", IDEnv: "-"},
+			}},
+			stages: [][]string{{"back-1", "back-2", "lone-1"}, {"front-1"}},
+			after:  map[string][]string{"front-1": {"back-1", "back-2"}},
+			env: map[string]map[string]string{
+				"front-1": {"MODE": "fast", "BACK_ADDR": link("front-1.back")},
+			},
+			links: []harness.LinkPlan{
+				{Name: "back-1", To: "back-1"},
+				{Name: "back-2", To: "back-2"},
+				{Name: "front-1", To: "front-1"},
+				{Name: "front-1.back", To: "back-1"},
+				{Name: "lone-1", To: "lone-1"},
+			},
+			slots: 5 + 2*2 + 2*1 + 2*1 + 4,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := tc.sys.Plan()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.Stages(); !reflect.DeepEqual(got, tc.stages) {
+				t.Errorf("stages = %v, want %v", got, tc.stages)
+			}
+			for name, want := range tc.after {
+				in, ok := p.Instance(name)
+				if !ok {
+					t.Fatalf("no start %s in the plan:\n%s", name, p)
+				}
+				if !slices.Equal(in.After, want) {
+					t.Errorf("%s waits for %v, want %v", name, in.After, want)
+				}
+			}
+			for name, want := range tc.env {
+				in, ok := p.Instance(name)
+				if !ok {
+					t.Fatalf("no start %s in the plan:\n%s", name, p)
+				}
+				if !reflect.DeepEqual(in.Env, want) {
+					t.Errorf("%s's environment = %v, want %v", name, in.Env, want)
+				}
+			}
+			if !reflect.DeepEqual(p.Links, tc.links) {
+				t.Errorf("links:\n got %v\nwant %v", p.Links, tc.links)
+			}
+			if p.Slots != tc.slots {
+				t.Errorf("slots = %d, want %d", p.Slots, tc.slots)
+			}
+			// Every link an instance is handed is a planned link, and made before it starts.
+			for _, in := range p.Instances {
+				for _, name := range in.Links {
+					if _, ok := p.Link(name); !ok {
+						t.Errorf("%s is handed link %s, which the plan does not have", in.Name, name)
+					}
+				}
+			}
+			again, _ := tc.sys.Plan()
+			if !reflect.DeepEqual(p, again) {
+				t.Error("two plans of one declaration differ")
+			}
+		})
+	}
+}
+
+// TestPlanOfTheReferenceSystemSaysHowEachInstanceIsReady: a business instance is ready
+// once its health answers through its own ingress link; a database once the runtime
+// sees its health, with a minute to come up.
+func TestPlanOfTheReferenceSystemSaysHowEachInstanceIsReady(t *testing.T) {
+	p, err := reference.System().Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, _ := p.Instance("accounts-1")
+	if want := (harness.Readiness{Via: "accounts-1", Path: "/healthz", Timeout: 30 * time.Second}); acc.Ready != want {
+		t.Errorf("accounts-1 ready = %+v, want %+v", acc.Ready, want)
+	}
+	if acc.Ingress != "accounts-1" || acc.Registry != "accounts-1.registry" || acc.Port != 8080 || acc.Restart != "on-failure" {
+		t.Errorf("accounts-1 = %+v", acc)
+	}
+	if want := []string{"accounts-1", "accounts-db", "accounts-1.registry"}; !slices.Equal(acc.Links, want) {
+		t.Errorf("accounts-1 is handed %v, want %v", acc.Links, want)
+	}
+	db, _ := p.Instance("accounts-db")
+	if db.DatabaseOf != "accounts" || db.Role != harness.RoleDatabase || db.Port != 2379 || db.Health != "/health" ||
+		db.StartTimeout != time.Minute || db.Ready != (harness.Readiness{}) || !slices.Equal(db.Args, harness.DatabaseArgs()) {
+		t.Errorf("accounts-db = %+v", db)
+	}
+	var names []string
+	for _, in := range p.Instances {
+		names = append(names, in.Name)
+	}
+	want := []string{"registry-1", "accounts-db", "accounts-1", "accounts-2", "inventory-db", "inventory-1", "inventory-2",
+		"orders-db", "orders-1", "gateway-1"}
+	if !slices.Equal(names, want) {
+		t.Errorf("starts in order %v, want %v", names, want)
+	}
+	for _, line := range []string{"wave 1:", "accounts-1 after registry-1, accounts-db", "accounts-1 → accounts-1 (parked until accounts-1 is placed)",
+		"accounts-1.registry → registry-1 (made once registry-1 is placed)"} {
+		if !strings.Contains(p.String(), line) {
+			t.Errorf("the plan as text lacks %q:\n%s", line, p)
+		}
+	}
+}
+
+// TestPlanLeavesTheDeclarationAlone: planning copies what it hands each instance, so
+// that a declaration reused (as reference.System's options do) is never changed.
+func TestPlanLeavesTheDeclarationAlone(t *testing.T) {
+	sys := harness.System{Name: "s", Services: []harness.Service{{Name: "a", Source: harness.Source{Binary: "/bin/a"},
+		Env: map[string]string{"K": "v"}, Args: []string{"-x"}}}}
+	p, err := sys.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Instances[0].Env["K"] = "changed"
+	p.Instances[0].Args[0] = "changed"
+	if sys.Services[0].Env["K"] != "v" || sys.Services[0].Args[0] != "-x" || len(sys.Services[0].Env) != 1 {
+		t.Errorf("planning changed the declaration: %+v", sys.Services[0])
+	}
+}
+
+// TestPlanOfABadDeclarationIsItsOneError: a plan is only made of a valid declaration.
+func TestPlanOfABadDeclarationIsItsOneError(t *testing.T) {
+	_, err := harness.System{Services: []harness.Service{{Name: "a"}}}.Plan()
+	oneProblem(t, err, `service "a"`, "source is empty", "set one of source.package")
+}
