@@ -124,6 +124,13 @@ func killCycles(n int) func(ctx SpecContext, e *env, s *spec) {
 		rec := recoveries(h, cycles, n, took, cycleRecoverWithin)
 		sums := dep.noLoss(after - before)
 		s.check(written, sums, rec)
+		// How each killed accounts instance came back by itself: figures, not checks
+		// (the recovery of every cycle is bounded by rec).
+		for _, c := range cycles {
+			if c.registered != nil {
+				s.check(check.SelfHealing(h, c.target, c.killedAt, c.registered()))
+			}
+		}
 		summary := fmt.Sprintf("%d of %d cycles in %s (%s per cycle); %s; deposits: %s; %s", len(cycles), n,
 			took.Round(time.Second), (took / time.Duration(max(1, len(cycles)))).Round(100*time.Millisecond), written.Message, sums.Message, rec.Message)
 		GinkgoWriter.Println("durability: " + summary)
@@ -140,6 +147,9 @@ type cycle struct {
 	// served again).
 	killedAt, restartedAt, recoveredAt time.Duration
 	restarted, recovered               bool
+	// registered tells when a killed accounts instance was seen registering again (0:
+	// not seen); nil for the database, which does not register.
+	registered func() time.Duration
 	// took is the cycle's wall time, the settle after the recovery included.
 	took time.Duration
 }
@@ -161,6 +171,9 @@ func (c cycle) String() string {
 func killAndRecover(ctx context.Context, e *env, sc *fault.Scope, s *spec, w *writes, target *harness.Instance, database bool) cycle {
 	h := e.sys.History()
 	c := cycle{target: target.Name(), database: database, began: time.Now()}
+	if !database {
+		c.registered = watchRegistration(ctx, e, target.Name())
+	}
 	kill, err := sc.Apply(ctx, fault.Kill(target))
 	if kill != nil {
 		s.applied(kill)

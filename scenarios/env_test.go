@@ -132,10 +132,10 @@ func (e *env) steady() check.Hypothesis {
 	}}
 }
 
-// mustBeSteady verifies the steady state before a fault (aborting the spec, with the
-// probes' own words, instead of injecting anything when it does not hold) and returns
-// the result for the report.
-func (e *env) mustBeSteady(ctx context.Context, phase string) check.Result {
+// mustBeSteady verifies the steady state before a fault: a precondition, not a check.
+// When it does not hold within 30 s it aborts the spec, with the probes' own words,
+// instead of injecting anything.
+func (e *env) mustBeSteady(ctx context.Context, phase string) {
 	var r check.Result
 	Eventually(func() bool {
 		r = e.steady().Verify(ctx, phase)
@@ -144,7 +144,21 @@ func (e *env) mustBeSteady(ctx context.Context, phase string) check.Result {
 		func() string {
 			return "steady state does not hold " + phase + " the fault; nothing was injected: " + r.Message
 		})
-	return r
+}
+
+// steadyAgain is the steady-state check after a fault: it verifies the probes until
+// they hold or 30 s pass, and returns the last result, passed or failed, for the
+// scenario's checks to judge. (Asserting here instead would fail the spec before the
+// result was collected, and the report would never show the check red.)
+func (e *env) steadyAgain(ctx context.Context, phase string) check.Result {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := e.steady().Verify(ctx, phase)
+		if r.Pass || time.Now().After(deadline) || ctx.Err() != nil {
+			return r
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // window returns the part of the history from `from` to now, on the run's clock.

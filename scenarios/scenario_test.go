@@ -14,6 +14,7 @@ import (
 	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/harness/check"
 	"github.com/faultline/faultline/harness/fault"
+	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/harness/report"
 )
 
@@ -29,25 +30,49 @@ type scenario struct {
 
 // spec is what one run of a scenario collected.
 type spec struct {
-	checks   check.Results
-	faults   []*fault.Active
-	recovery *time.Duration
-	from     time.Duration
+	checks       check.Results
+	faults       []*fault.Active
+	recovery     *time.Duration
+	recoveryFrom string
+	healing      *time.Duration
+	from         time.Duration
 }
 
-// check adds a checker result that must pass.
+// check adds a checker result: a check, which must pass, or an informative result
+// (check.Informative), which the report shows as a figure and nothing judges.
 func (s *spec) check(r ...check.Result) { s.checks = append(s.checks, r...) }
 
 // applied notes a fault for the report.
 func (s *spec) applied(a *fault.Active) { s.faults = append(s.faults, a) }
 
-// recovered notes the scenario's measured time to recover, from a Recover result.
-func (s *spec) recovered(r check.Result) {
-	if v, ok := r.Figure("time_to_recover"); ok {
+// recovered notes the scenario's measured recovery, from a check.Recover result rec
+// (a check, bounded by the scenario), with what it is measured from. With heals, rec's
+// window must start at the earliest of their heal starts (faultline.SinceHeal), and the
+// time the harness spent healing them, read from the history's heal events, is noted
+// beside it as a figure. Without, rec's window starts at the injection of a fault the
+// system absorbs with no heal.
+func (s *spec) recovered(h *history.History, rec check.Result, heals ...*fault.Active) {
+	s.recoveryFrom = report.RecoveryFromInject
+	if len(heals) > 0 {
+		s.recoveryFrom = report.RecoveryFromHealStart
+		names := make([]string, 0, len(heals))
+		injected := heals[0].InjectedAt()
+		for _, a := range heals {
+			names = append(names, a.String())
+			injected = min(injected, a.InjectedAt())
+		}
+		healing := check.Healing(h, injected, names...)
+		if v, ok := healing.Figure("heal_time"); ok {
+			d := time.Duration(v * float64(time.Millisecond))
+			s.healing = &d
+		}
+		s.check(healing)
+	}
+	if v, ok := rec.Figure("time_to_recover"); ok {
 		d := time.Duration(v * float64(time.Millisecond))
 		s.recovery = &d
 	}
-	s.check(r)
+	s.check(rec)
 }
 
 // register adds the scenario's spec to the env's backend.
@@ -58,7 +83,8 @@ func (sc scenario) register(e *env) {
 		DeferCleanup(func() { e.record(sc, s, time.Since(started)) })
 		e.mustBeSteady(ctx, "before")
 		sc.body(ctx, e, s)
-		s.check(e.mustBeSteady(ctx, "after"))
+		// A check, not a precondition: it can fail, and Pass below judges it.
+		s.check(e.steadyAgain(ctx, "after"))
 		Expect(s.checks).To(faultline.Pass())
 	}, NodeTimeout(sc.timeout()))
 }
@@ -88,7 +114,8 @@ func (e *env) record(sc scenario, s *spec, took time.Duration) {
 		ID: e.backend + "/" + slug, Hypothesis: sc.hypothesis, Backend: e.backend,
 		Labels: rep.Labels(), Verdict: verdict, Failure: rep.FailureMessage(),
 		Window:  check.Window{Name: sc.hypothesis, From: s.from, To: e.sys.History().Now()},
-		History: report.HistoryFile(e.backend), Checks: s.checks, Recovery: s.recovery,
+		History: report.HistoryFile(e.backend), Checks: s.checks.Checks(), Figures: s.checks.Informative(),
+		Recovery: s.recovery, RecoveryFrom: s.recoveryFrom, Healing: s.healing,
 		Seed: runSeed(), Duration: took,
 		Replay: fmt.Sprintf("FAULTLINE_SEED=%d FAULTLINE_RUNTIME=%s go test ./scenarios/ -count=1 -timeout 20m -ginkgo.focus=%q", runSeed(), e.backend, sc.hypothesis),
 	}

@@ -136,7 +136,8 @@ var registryDown = scenario{
 			check.Availability(h, during.On("accounts").Selection(), 0.99),
 			check.Availability(h, during.On("inventory").Selection(), 0.99),
 		)
-		GinkgoWriter.Printf("after the restart: %s\n", check.Availability(h, faultline.After(h, kill).On("accounts", "inventory").Selection(), 0.99))
+		// Reported, not judged: what the hypothesis bounds is the outage, served from the cache.
+		s.check(check.Informative(check.Availability(h, faultline.After(h, kill).On("accounts", "inventory").Selection(), 0.99)))
 	},
 }
 

@@ -3,7 +3,12 @@ package scenarios_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -74,7 +79,7 @@ var isolation = scenario{
 			Expect(kill.Heal(ctx)).To(Succeed())
 		}
 		Expect(waitRegistered(ctx, e, "inventory", 30*time.Second)).To(Succeed())
-		settled(h, faultline.After(h, kills[len(kills)-1]).On("orders"), 0.95, 2*time.Second, 30*time.Second)
+		waitForRecovery(h, faultline.SinceHeal(h, spanners(kills)...).On("orders"), 0.95, 2*time.Second, 30*time.Second)
 		stopLoads(accounts, orders)
 
 		first, last := kills[0], kills[len(kills)-1]
@@ -87,7 +92,8 @@ var isolation = scenario{
 			failFast(h, during.On("orders").Selection(), 2500*time.Millisecond),
 			check.Detect(h, during.On("orders").Selection(), 0),
 		)
-		s.recovered(check.Recover(h, faultline.After(h, last).On("orders").Selection(), 0.95, 2*time.Second, 15*time.Second))
+		// From the heal's start: restarting inventory is part of what orders wait for.
+		s.recovered(h, check.Recover(h, faultline.SinceHeal(h, spanners(kills)...).On("orders").Selection(), 0.95, 2*time.Second, 15*time.Second), kills...)
 	},
 }
 
@@ -102,6 +108,7 @@ var selfHealing = scenario{
 
 		victim := e.sys.Instance("accounts-2")
 		Expect(victim).NotTo(BeNil(), "accounts-2 is not part of the system")
+		registered := watchRegistration(ctx, e, victim.Name())
 		kill, err := e.scope().Apply(ctx, fault.Kill(victim))
 		Expect(err).NotTo(HaveOccurred())
 		s.applied(kill)
@@ -126,8 +133,10 @@ var selfHealing = scenario{
 		s.check(
 			check.Availability(h, during.Selection(), 0.99),
 			rejoined(h, victim.Name(), kill.InjectedAt(), restart, 20*time.Second),
+			check.SelfHealing(h, victim.Name(), kill.InjectedAt(), registered()),
 		)
-		s.recovered(check.Recover(h, during.Selection(), 0.99, time.Second, 20*time.Second))
+		// From the kill: nothing heals it but the supervisor, and the system must absorb it.
+		s.recovered(h, check.Recover(h, during.Selection(), 0.99, time.Second, 20*time.Second))
 	},
 }
 
@@ -153,7 +162,7 @@ var slowDependency = scenario{
 		for _, lat := range slow {
 			Expect(lat.Heal(ctx)).To(Succeed())
 		}
-		settled(h, faultline.After(h, slow[len(slow)-1]).On("orders"), 0.95, 2*time.Second, 30*time.Second)
+		waitForRecovery(h, faultline.SinceHeal(h, spanners(slow)...).On("orders"), 0.95, 2*time.Second, 30*time.Second)
 		stopLoads(run)
 
 		healStart, _ := slow[0].HealStartedAt()
@@ -162,7 +171,7 @@ var slowDependency = scenario{
 			failFast(h, during.Selection(), 1600*time.Millisecond),
 			check.Detect(h, during.Selection(), 0),
 		)
-		s.recovered(check.Recover(h, faultline.After(h, slow[len(slow)-1]).On("orders").Selection(), 0.95, 2*time.Second, 10*time.Second))
+		s.recovered(h, check.Recover(h, faultline.SinceHeal(h, spanners(slow)...).On("orders").Selection(), 0.95, 2*time.Second, 10*time.Second), slow...)
 	},
 }
 
@@ -277,13 +286,14 @@ func stopLoads(runs ...*load.Run) {
 	}
 }
 
-// settled keeps a scenario's load running after a heal until the route has recovered
-// (every w-wide window since some point meets slo, as check.Recover judges it) and has
-// stayed so for three windows more, or until limit passes. It asserts nothing: the
-// scenario's own Recover check, with its bound, judges the history afterwards; settled
-// only makes sure the history goes on long enough to show the recovery on a slow box,
-// instead of stopping the load after a fixed sleep.
-func settled(h *history.History, span faultline.Span, slo float64, w, limit time.Duration) {
+// waitForRecovery is a wait, not an assertion: it keeps a scenario's load running after
+// a heal until the route has recovered (every w-wide window since span's start meets
+// slo, as check.Recover measures it) and has stayed so for three windows more, or until
+// limit passes, so that the history goes on long enough to show the recovery on a slow
+// box instead of stopping the load after a fixed sleep. What it waited for is judged
+// afterwards by the scenario's own check.Recover over the same span, slo and w, with
+// the scenario's bound; giving up here only logs.
+func waitForRecovery(h *history.History, span faultline.Span, slo float64, w, limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		sel := faultline.Between(h, span.Window.Name, span.Window.From, h.Now()).On(span.Routes...).Selection()
@@ -296,7 +306,79 @@ func settled(h *history.History, span faultline.Span, slo float64, w, limit time
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	GinkgoWriter.Printf("%s: not settled within %s of the heal; the recovery check will say how it went\n", span.Window.Name, limit)
+	GinkgoWriter.Printf("%s: not recovered within %s; the recovery check will say how it went\n", span.Window.Name, limit)
+}
+
+// spanners is faults as the Spanners faultline's spans take.
+func spanners(faults []*fault.Active) []faultline.Spanner {
+	out := make([]faultline.Spanner, 0, len(faults))
+	for _, f := range faults {
+		out = append(out, f)
+	}
+	return out
+}
+
+// watchRegistration watches, from now until ctx ends, for instance to register with
+// the registry again, and returns a function that tells when it was first seen doing
+// so, on the run's clock (0: not seen yet). A registry keeps listing a killed instance
+// until its lease lapses, so its listing says nothing; the registry's count of granted
+// register requests for the instance's service does, as long as nothing else of that
+// service registers meanwhile (its siblings only renew by heartbeat). It polls every
+// 100 ms and notes the moment in the history.
+func watchRegistration(ctx context.Context, e *env, instance string) func() time.Duration {
+	svc := e.sys.Instance(instance).Spec().Service
+	h := e.sys.History()
+	base, err := registrations(ctx, e, svc)
+	Expect(err).NotTo(HaveOccurred(), "read the registry's registrations of %s", svc)
+	var seen atomic.Int64
+	ctx, cancel := context.WithCancel(ctx)
+	DeferCleanup(cancel)
+	go func() {
+		for ctx.Err() == nil {
+			if n, err := registrations(ctx, e, svc); err == nil && n > base {
+				at := h.Now()
+				seen.Store(int64(at))
+				h.Record(history.Event{At: at, Kind: history.Note, Target: instance, Detail: "registered with the registry again"})
+				return
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return func() time.Duration { return time.Duration(seen.Load()) }
+}
+
+// registrations reads the registry's registry_registrations_total for svc: the register
+// requests it granted (new, changed or renewed), heartbeats not included.
+func registrations(ctx context.Context, e *env, svc string) (float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.sys.RegistryURL()+"/metrics", nil)
+	if err != nil {
+		return 0, fmt.Errorf("registrations of %s: %w", svc, err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("registrations of %s: %w", svc, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, fmt.Errorf("registrations of %s: %w", svc, err)
+	}
+	prefix := `registry_registrations_total{service="` + svc + `"} `
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return 0, fmt.Errorf("registrations of %s: %q: %w", svc, line, err)
+			}
+			return n, nil
+		}
+	}
+	return 0, nil // none granted yet
 }
 
 // waitRegistered waits until the registry lists exactly the running instances of svc.
