@@ -86,7 +86,7 @@ func SinceHeal(h *history.History, faults ...Spanner) Span {
 	if from < 0 {
 		from = now
 	}
-	return Span{History: h, Window: check.Window{Name: "since the heal of " + strings.Join(names, ", ") + " began", From: from, To: max(now, from) + 1}}
+	return Span{History: h, Window: check.Window{Name: "the heal of " + strings.Join(names, ", "), From: from, To: max(now, from) + 1}}
 }
 
 // Between is the span of an explicit window.

@@ -103,7 +103,7 @@ func TestSinceHealStartsAtTheHealsStart(t *testing.T) {
 	h := history.New()
 	a, b := fakeFault{in: time.Second, out: 5 * time.Second}, fakeFault{in: time.Second, out: 4 * time.Second}
 	s := faultline.SinceHeal(h, a, b)
-	if s.Window.From != 4*time.Second || s.Window.To <= h.Now() || !strings.Contains(s.Window.Name, "since the heal of") {
+	if s.Window.From != 4*time.Second || s.Window.To <= h.Now() || s.Window.Name != "the heal of kill accounts-1, kill accounts-1" {
 		t.Fatalf("SinceHeal = %s, want from 4s to now", s.Window)
 	}
 }

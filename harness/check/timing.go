@@ -127,7 +127,7 @@ func Recover(h *history.History, sel Selection, slo float64, w, within time.Dura
 	r.Figures = []Figure{{Name: "recovered", Value: 1}, {Name: "time_to_recover", Value: msf(d), Unit: "ms"}, {Name: "windows_below_slo", Value: float64(below)}}
 	r.Pass = within == 0 || d <= within
 	if below == 0 {
-		r.Message = fmt.Sprintf("no %s window %s missed availability %s: recovered at once (0ms; bound %s)", ms(w), sel.Window.Name, pct(slo), orNone(r.Bound))
+		r.Message = fmt.Sprintf("no %s window after %s began missed availability %s: recovered at once (0ms; bound %s)", ms(w), sel.Window.Name, pct(slo), orNone(r.Bound))
 		return r
 	}
 	r.Message = fmt.Sprintf("recovered %s after %s (every %s window from then on meets availability %s; bound %s)", ms(d), sel.Window.Name, ms(w), pct(slo), orNone(r.Bound))

@@ -162,7 +162,7 @@ func TestJUnitHasOneTestcasePerScenario(t *testing.T) {
 	}
 	// Checks first, with their verdicts; figures after them, marked INFO.
 	out := doc.Suites[0].Cases[0].SystemOut
-	if !strings.Contains(out, "PASS recovered 1500ms after since the heal of kill accounts-1 began") || !strings.Contains(out, "INFO the harness spent 1000ms healing kill accounts-1") ||
+	if !strings.Contains(out, "PASS recovered 1500ms after the heal of kill accounts-1") || !strings.Contains(out, "INFO the harness spent 1000ms healing kill accounts-1") ||
 		!strings.Contains(out, "INFO first failure 160ms after during kill accounts-1 began") || strings.Index(out, "INFO") < strings.LastIndex(out, "PASS") {
 		t.Fatalf("system-out lists checks and figures wrong:\n%s", out)
 	}

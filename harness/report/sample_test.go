@@ -35,7 +35,7 @@ func sample() (report.Run, map[string]*history.History) {
 	h.Record(history.Event{At: 8 * time.Second, Kind: history.FaultHeal, Fault: "kill accounts-1", Target: "accounts-1"})
 	h.Record(history.Event{At: 9 * time.Second, Kind: history.FaultHealed, Fault: "kill accounts-1", Target: "accounts-1"})
 	// Measured as the scenarios measure it: from the heal's start.
-	recovery := check.Recover(h, check.Selection{Window: check.Window{Name: "since the heal of kill accounts-1 began", From: 8 * time.Second, To: 18 * time.Second}}, 0.99, time.Second, 5*time.Second)
+	recovery := check.Recover(h, check.Selection{Window: check.Window{Name: "the heal of kill accounts-1", From: 8 * time.Second, To: 18 * time.Second}}, 0.99, time.Second, 5*time.Second)
 	v, _ := recovery.Figure("time_to_recover")
 	rec := time.Duration(v * float64(time.Millisecond))
 	healing := check.Healing(h, 5*time.Second, "kill accounts-1")
