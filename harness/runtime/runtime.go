@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -27,6 +29,34 @@ const (
 	// PlaceholderDataDir is a directory of the instance's own that survives its restarts.
 	PlaceholderDataDir = "{{datadir}}"
 )
+
+// ListenPlaceholder, PortPlaceholder and NetAddrPlaceholder are PlaceholderListen,
+// PlaceholderPort and PlaceholderNetAddr for the port of Spec.Ports called name:
+// "{{listen:peer}}", "{{port:peer}}", "{{netaddr:peer}}".
+func ListenPlaceholder(name string) string { return "{{listen:" + name + "}}" }
+
+// PortPlaceholder is PlaceholderPort for the port of Spec.Ports called name.
+func PortPlaceholder(name string) string { return "{{port:" + name + "}}" }
+
+// NetAddrPlaceholder is PlaceholderNetAddr for the port of Spec.Ports called name.
+func NetAddrPlaceholder(name string) string { return "{{netaddr:" + name + "}}" }
+
+// NamedPort is one further port of an instance (Spec.Ports).
+type NamedPort struct {
+	// Name names it among the instance's ports ("peer").
+	Name string
+	// Port is the port it listens on inside a container (locally the backend picks a
+	// free one and hands it over through the placeholders).
+	Port int
+}
+
+// PortAddrs is what an Instance whose Spec has Ports tells of them. Both backends'
+// instances implement it; a backend whose instances do not cannot run a Spec with Ports.
+type PortAddrs interface {
+	// PortNetAddr is host:port where other instances and the proxies reach the port of
+	// Spec.Ports called name (as NetAddr is for Spec.Port); an unknown name is an error.
+	PortNetAddr(name string) (string, error)
+}
 
 // Artifact says what to run. Exactly one field is set.
 type Artifact struct {
@@ -55,6 +85,10 @@ type Spec struct {
 	// Port is the port the instance listens on inside a container (the local backend
 	// picks a free one instead and hands it over through the placeholders).
 	Port int
+	// Ports are the instance's further ports beside Port, each with a name of its own:
+	// the docker backend publishes every one, the local backend picks a free port for
+	// each. Args and Env reach them through ListenPlaceholder(name) and the others.
+	Ports []NamedPort
 	// Health is an HTTP path answered 200 when the instance is ready ("/healthz"). Empty
 	// means: ready once the port accepts connections.
 	Health string
@@ -137,4 +171,42 @@ type Runtime interface {
 	// Close removes every instance, the proxy host and every network of the run. It is
 	// safe to call more than once and after a failed Start.
 	Close(ctx context.Context) error
+}
+
+// CheckPorts says what is wrong with s.Ports, naming the field and the fix: every port
+// needs a name of its own and, for a container, a number in range that Port and the
+// other ports do not use.
+func (s Spec) CheckPorts() error {
+	seen := map[string]bool{}
+	numbers := map[int]string{}
+	if s.Port != 0 {
+		numbers[s.Port] = "Spec.Port"
+	}
+	for i, p := range s.Ports {
+		switch {
+		case p.Name == "" || strings.ContainsAny(p.Name, "{}: \t\n"):
+			return fmt.Errorf("Spec.Ports[%d].Name %q: give every port a name of letters, digits and '-' (\"peer\")", i, p.Name)
+		case seen[p.Name]:
+			return fmt.Errorf("Spec.Ports[%d].Name %q is used twice: give each port a name of its own", i, p.Name)
+		case p.Port < 1 || p.Port > 65535:
+			return fmt.Errorf("Spec.Ports[%d] (%s): port %d is out of range: use 1 to 65535", i, p.Name, p.Port)
+		case numbers[p.Port] != "":
+			return fmt.Errorf("Spec.Ports[%d] (%s): port %d is also %s's: give each port a number of its own", i, p.Name, p.Port, numbers[p.Port])
+		}
+		seen[p.Name] = true
+		numbers[p.Port] = fmt.Sprintf("Spec.Ports[%d] (%s)", i, p.Name)
+	}
+	return nil
+}
+
+// UnknownPort is the error for a port name s.Ports does not have: it lists those it has.
+func (s Spec) UnknownPort(name string) error {
+	names := make([]string, 0, len(s.Ports))
+	for _, p := range s.Ports {
+		names = append(names, p.Name)
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("%s has no port called %q: it has no named ports (Spec.Ports)", s.Name, name)
+	}
+	return fmt.Errorf("%s has no port called %q: it has %s", s.Name, name, strings.Join(names, ", "))
 }

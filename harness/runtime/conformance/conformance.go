@@ -43,6 +43,7 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, artifact r
 		{"restart keeps data", s.restart},
 		{"partition", s.partition},
 		{"health", s.health},
+		{"named ports", s.namedPorts},
 		{"logs", s.logs},
 		{"proxy host", s.proxyHost},
 		{"teardown", s.teardown},
@@ -259,6 +260,54 @@ func (s *suite) restart(t *testing.T, ctx context.Context, rt runtime.Runtime) {
 			t.Fatalf("after %s and start, GET /data = %q, want %q (the data dir must survive restarts)", fault.name, got, want)
 		}
 	}
+}
+
+// namedPorts starts an instance with two named ports beside its main one: each is bound
+// (the placeholders say where), reached at its PortNetAddr by other instances, and kept
+// across a restart; an unknown name is an error that lists the known ones.
+func (s *suite) namedPorts(t *testing.T, ctx context.Context, rt runtime.Runtime) {
+	spec := s.spec("svc-1")
+	spec.Ports = []runtime.NamedPort{{Name: "peer", Port: 9001}, {Name: "admin", Port: 9002}}
+	spec.Env["LISTEN_MORE"] = runtime.ListenPlaceholder("peer") + "," + runtime.ListenPlaceholder("admin")
+	in := startInstance(t, ctx, rt, spec)
+	pa, ok := in.(runtime.PortAddrs)
+	if !ok {
+		t.Fatalf("%T does not tell its named ports (runtime.PortAddrs)", in)
+	}
+	addrs := map[string]string{}
+	for _, p := range spec.Ports {
+		addr, err := pa.PortNetAddr(p.Name)
+		if err != nil {
+			t.Fatalf("PortNetAddr(%s): %v", p.Name, err)
+		}
+		if addr == in.NetAddr() {
+			t.Fatalf("PortNetAddr(%s) = %s, the main port's address", p.Name, addr)
+		}
+		addrs[p.Name] = addr
+	}
+	reach := func(when string) {
+		for name, addr := range addrs {
+			if got := get(t, ctx, in.HostAddr(), "/fetch?addr="+addr); got != "200" {
+				t.Errorf("%s: port %s at %s answers %q, want 200", when, name, addr, got)
+			}
+		}
+	}
+	reach("after start")
+	if _, err := pa.PortNetAddr("client"); err == nil || !strings.Contains(err.Error(), "peer, admin") {
+		t.Errorf("PortNetAddr(client) = %v, want an error listing peer, admin", err)
+	}
+	if err := in.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Start(ctx); err != nil {
+		t.Fatalf("start after kill: %v", err)
+	}
+	for name, addr := range addrs {
+		if got, _ := pa.PortNetAddr(name); got != addr {
+			t.Errorf("after a restart, port %s is at %s, was %s", name, got, addr)
+		}
+	}
+	reach("after a restart")
 }
 
 func (s *suite) partition(t *testing.T, ctx context.Context, rt runtime.Runtime) {

@@ -296,9 +296,19 @@ func (r *Runtime) start(ctx context.Context, spec runtime.Spec) (*Instance, erro
 		NetworkAliases: map[string][]string{r.netName: {spec.Name}},
 		WaitingFor:     inst.ready,
 	}
+	// Every port is published, each on an ephemeral host port of its own.
+	var published []network.Port
 	if spec.Port > 0 {
-		req.ExposedPorts = []string{port.String()}
-		req.HostConfigModifier = r.publish(port)
+		published = append(published, port)
+	}
+	for _, p := range spec.Ports {
+		published = append(published, containerPort(p.Port))
+	}
+	if len(published) > 0 {
+		for _, p := range published {
+			req.ExposedPorts = append(req.ExposedPorts, p.String())
+		}
+		req.HostConfigModifier = r.publish(published...)
 	}
 	ctr, err := r.run(ctx, req)
 	if err != nil {

@@ -602,3 +602,49 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestEveryDeclaredPortIsPublished: Docker publishes the main port and each named port,
+// each on loopback, and each answers there.
+func TestEveryDeclaredPortIsPublished(t *testing.T) {
+	artifact := setup(t)
+	t.Parallel()
+	dc := dockerClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rt := newRuntime(t, nil)
+	spec := conformance.ServiceSpec("svc-1", artifact)
+	spec.Ports = []runtime.NamedPort{{Name: "peer", Port: 9001}, {Name: "admin", Port: 9002}}
+	spec.Env["LISTEN_MORE"] = runtime.ListenPlaceholder("peer") + "," + runtime.ListenPlaceholder("admin")
+	in, err := rt.Start(ctx, spec)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	res, err := dc.ContainerInspect(ctx, in.(*docker.Instance).ContainerID(), client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatalf("inspect: %v", err)
+	}
+	host, _, _ := net.SplitHostPort(in.HostAddr())
+	for _, want := range []int{8080, 9001, 9002} {
+		var bound []string
+		for port, bs := range res.Container.NetworkSettings.Ports {
+			if int(port.Num()) == want {
+				for _, b := range bs {
+					bound = append(bound, net.JoinHostPort(b.HostIP.String(), b.HostPort))
+				}
+			}
+		}
+		if len(bound) == 0 {
+			t.Errorf("port %d is not published (%v)", want, res.Container.NetworkSettings.Ports)
+			continue
+		}
+		for _, b := range bound {
+			if !strings.HasPrefix(b, "127.0.0.1:") {
+				t.Errorf("port %d is published on %s, want loopback only", want, b)
+			}
+		}
+		_, hp, _ := net.SplitHostPort(bound[0])
+		if code, err := status(ctx, net.JoinHostPort(host, hp), "/healthz", 2*time.Second); err != nil || code != http.StatusOK {
+			t.Errorf("port %d at its published %s: %d, %v", want, hp, code, err)
+		}
+	}
+}

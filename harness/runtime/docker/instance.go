@@ -38,7 +38,10 @@ type Instance struct {
 	hostAddr string
 }
 
-var _ runtime.Instance = (*Instance)(nil)
+var (
+	_ runtime.Instance  = (*Instance)(nil)
+	_ runtime.PortAddrs = (*Instance)(nil)
+)
 
 // Name is the Spec's name, which is also the instance's alias on the run's network.
 func (i *Instance) Name() string { return i.spec.Name }
@@ -64,6 +67,17 @@ func (i *Instance) HostAddr() string {
 // NetAddr is <Spec.Name>:<Spec.Port>, where the proxies and other instances reach it on
 // the run's network.
 func (i *Instance) NetAddr() string { return fmt.Sprintf("%s:%d", i.spec.Name, i.spec.Port) }
+
+// PortNetAddr is <Spec.Name>:<port> of the port of Spec.Ports called name, where the
+// proxies and other instances reach it on the run's network.
+func (i *Instance) PortNetAddr(name string) (string, error) {
+	for _, p := range i.spec.Ports {
+		if p.Name == name {
+			return fmt.Sprintf("%s:%d", i.spec.Name, p.Port), nil
+		}
+	}
+	return "", i.spec.UnknownPort(name)
+}
 
 // Kill sends SIGKILL (a paused container too) and returns once the container has
 // exited. Docker treats it as a manual stop: nothing restarts it but Start. An instance

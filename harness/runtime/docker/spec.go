@@ -38,6 +38,9 @@ func validateSpec(s runtime.Spec) error {
 	if s.Port < 0 || s.Port > 65535 {
 		return fmt.Errorf("port %d out of range", s.Port)
 	}
+	if err := s.CheckPorts(); err != nil {
+		return err
+	}
 	if s.Health != "" && s.Port == 0 {
 		return errors.New("a health path needs a port")
 	}
@@ -61,12 +64,18 @@ func containerPort(port int) network.Port {
 // replacer fills in the placeholders of a Spec as a container sees them.
 func replacer(s runtime.Spec) *strings.Replacer {
 	port := strconv.Itoa(s.Port)
-	return strings.NewReplacer(
-		runtime.PlaceholderListen, "0.0.0.0:"+port,
+	pairs := []string{
+		runtime.PlaceholderListen, "0.0.0.0:" + port,
 		runtime.PlaceholderPort, port,
-		runtime.PlaceholderNetAddr, s.Name+":"+port,
+		runtime.PlaceholderNetAddr, s.Name + ":" + port,
 		runtime.PlaceholderDataDir, dataDir,
-	)
+	}
+	for _, p := range s.Ports {
+		n := strconv.Itoa(p.Port)
+		pairs = append(pairs, runtime.ListenPlaceholder(p.Name), "0.0.0.0:"+n, runtime.PortPlaceholder(p.Name), n,
+			runtime.NetAddrPlaceholder(p.Name), s.Name+":"+n)
+	}
+	return strings.NewReplacer(pairs...)
 }
 
 func replaceAll(args []string, s runtime.Spec) []string {

@@ -21,7 +21,10 @@ import (
 	"github.com/faultline/faultline/harness/runtime"
 )
 
-var _ runtime.Instance = (*Instance)(nil)
+var (
+	_ runtime.Instance  = (*Instance)(nil)
+	_ runtime.PortAddrs = (*Instance)(nil)
+)
 
 // defaultStartTimeout bounds the wait for readiness when the Spec sets none.
 const defaultStartTimeout = 30 * time.Second
@@ -33,6 +36,7 @@ type Instance struct {
 	spec    runtime.Spec
 	bin     string
 	port    int
+	named   map[string]int // Spec.Ports by name → the port drawn for each
 	addr    string
 	dataDir string
 	logPath string
@@ -83,6 +87,16 @@ func (in *Instance) HostAddr() string { return in.addr }
 // NetAddr is HostAddr: on loopback, the harness, the proxies and the other instances
 // reach the instance at the same address.
 func (in *Instance) NetAddr() string { return in.addr }
+
+// PortNetAddr is 127.0.0.1:<port> of the port of Spec.Ports called name: the port
+// drawn for it, the same for the instance's whole life.
+func (in *Instance) PortNetAddr(name string) (string, error) {
+	port, ok := in.named[name]
+	if !ok {
+		return "", in.spec.UnknownPort(name)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
+}
 
 // DataDir is the instance's data directory ({{datadir}}), kept across restarts.
 func (in *Instance) DataDir() string { return in.dataDir }
@@ -152,12 +166,18 @@ func (in *Instance) launch(ctx context.Context) error {
 // command builds the exec.Cmd of the instance's next process, placeholders replaced and
 // with only the Spec's environment plus PATH and HOME.
 func (in *Instance) command() (*exec.Cmd, error) {
-	r := strings.NewReplacer(
+	pairs := []string{
 		runtime.PlaceholderListen, in.addr,
 		runtime.PlaceholderPort, strconv.Itoa(in.port),
 		runtime.PlaceholderNetAddr, in.addr,
 		runtime.PlaceholderDataDir, in.dataDir,
-	)
+	}
+	for name, port := range in.named {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		pairs = append(pairs, runtime.ListenPlaceholder(name), addr, runtime.PortPlaceholder(name), strconv.Itoa(port),
+			runtime.NetAddrPlaceholder(name), addr)
+	}
+	r := strings.NewReplacer(pairs...)
 	args := make([]string, len(in.spec.Args))
 	for i, a := range in.spec.Args {
 		args[i] = r.Replace(a)

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,6 +161,9 @@ func checkSpec(spec runtime.Spec) (string, error) {
 	if spec.Name == "" || spec.Name != filepath.Base(spec.Name) || spec.Name == "." || spec.Name == ".." {
 		return "", fmt.Errorf("Spec.Name %q: want a non-empty name without path separators (\"accounts-1\")", spec.Name)
 	}
+	if err := spec.CheckPorts(); err != nil {
+		return "", err
+	}
 	a := spec.Artifact
 	if a.Image != "" || a.Dockerfile != "" {
 		field, val := "Image", a.Image
@@ -209,18 +214,38 @@ func (rt *Runtime) reserve(spec runtime.Spec, bin string) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
+	rt.ports[port] = true
+	// Each named port gets a free port of its own, kept across restarts like the main one.
+	named := make(map[string]int, len(spec.Ports))
+	for _, p := range spec.Ports {
+		n, err := rt.freePort()
+		if err == nil {
+			rt.ports[n] = true
+			named[p.Name] = n
+			continue
+		}
+		for _, taken := range append(slices.Collect(maps.Values(named)), port) {
+			delete(rt.ports, taken)
+			releasePort(taken)
+		}
+		return nil, fmt.Errorf("port %s: %w", p.Name, err)
+	}
 	dir := filepath.Join(rt.dir, spec.Name)
 	dataDir := filepath.Join(dir, "data")
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		for _, taken := range append(slices.Collect(maps.Values(named)), port) {
+			delete(rt.ports, taken)
+			releasePort(taken)
+		}
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	rt.names[spec.Name] = true
-	rt.ports[port] = true
 	in := &Instance{
 		rt:      rt,
 		spec:    spec,
 		bin:     bin,
 		port:    port,
+		named:   named,
 		addr:    net.JoinHostPort("127.0.0.1", fmt.Sprint(port)),
 		dataDir: dataDir,
 		logPath: filepath.Join(dir, "output.log"),
@@ -235,8 +260,10 @@ func (rt *Runtime) release(in *Instance) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	delete(rt.names, in.spec.Name)
-	delete(rt.ports, in.port)
-	releasePort(in.port)
+	for _, port := range append(slices.Collect(maps.Values(in.named)), in.port) {
+		delete(rt.ports, port)
+		releasePort(port)
+	}
 	for i, x := range rt.instances {
 		if x == in {
 			rt.instances = append(rt.instances[:i], rt.instances[i+1:]...)

@@ -2,7 +2,8 @@
 // server that answers health checks, echoes, keeps one file in its data directory, dials
 // other instances, and says on stderr when it starts and when it gets SIGTERM.
 //
-// It reads LISTEN_ADDR (where to bind, default 127.0.0.1:8080), DATA_DIR (where /data
+// It reads LISTEN_ADDR (where to bind, default 127.0.0.1:8080), LISTEN_MORE (more
+// addresses, comma-separated, served the same way: for named ports), DATA_DIR (where /data
 // keeps its file) and HEALTH_DELAY (a Go duration during which /healthz answers 503, so
 // a test can tell that Start waited for health rather than for the port).
 //
@@ -14,6 +15,7 @@
 //	GET  /data           the file's content, 404 if none
 //	GET  /fetch?addr=A   GET http://A/healthz with a 2 s timeout: 200 with its status, 502 with the error
 //	GET  /info           JSON {"args": [...], "env": [...], "pid": N}
+//	GET  /listener       the port the request came in on (LISTEN_ADDR's or LISTEN_MORE's)
 //	POST /exit?code=N    answers, then exits with code N (a crash, from the runtime's view)
 //
 // It must stay a static binary with no dependency outside the standard library: the
@@ -32,6 +34,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -110,6 +113,13 @@ func run() error {
 			"pid":  os.Getpid(),
 		})
 	})
+	mux.HandleFunc("GET /listener", func(w http.ResponseWriter, r *http.Request) {
+		if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+			if _, port, err := net.SplitHostPort(a.String()); err == nil {
+				io.WriteString(w, port)
+			}
+		}
+	})
 	mux.HandleFunc("POST /exit", func(w http.ResponseWriter, r *http.Request) {
 		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
 		fmt.Fprintf(os.Stderr, "testsvc exiting with code %d\n", code)
@@ -125,10 +135,20 @@ func run() error {
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(os.Stderr, "testsvc listening on %s\n", ln.Addr())
+	served := make(chan error, 1)
+	if more := os.Getenv("LISTEN_MORE"); more != "" {
+		for _, a := range strings.Split(more, ",") {
+			l, err := net.Listen("tcp", a)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "testsvc listening on %s\n", l.Addr())
+			go func() { served <- srv.Serve(l) }()
+		}
+	}
 
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM, os.Interrupt)
-	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
 	case err := <-served:
