@@ -23,7 +23,10 @@ type Split struct {
 	// FaultActive is the sum, over scenarios, of the time at least one fault was active:
 	// the union of each fault's span from injection to healed.
 	FaultActive time.Duration
-	// Recovery is the sum of the scenarios' measured times to recover.
+	// Recovery is the sum, over scenarios, of the part of each measured recovery that
+	// lies after its faults were healed: a recovery runs from the heal's start (or the
+	// injection, for a fault the system must absorb), so the part before the heal ended
+	// is fault-active time already and is not counted twice.
 	Recovery time.Duration
 	// Lead is the sum, over scenarios with faults, of the time from the scenario's start
 	// to its first injection (steady-state check, load settling); Trail of the time from
@@ -56,9 +59,7 @@ func Of(run report.Run) Split {
 		} else {
 			s.Unfaulted += sc.Duration
 		}
-		if sc.Recovery != nil && *sc.Recovery > 0 {
-			s.Recovery += *sc.Recovery
-		}
+		s.Recovery += recoveryAfterHeal(sc)
 	}
 	return s
 }
@@ -94,6 +95,33 @@ func active(sc report.Scenario) time.Duration {
 		}
 	}
 	return total
+}
+
+// recoveryAfterHeal is the part of a scenario's measured recovery that ends after its
+// last fault was healed. The recovery starts where sc.RecoveryFrom says: the last heal's
+// start, the first injection, or (schema 1 reports) the last heal's end.
+func recoveryAfterHeal(sc report.Scenario) time.Duration {
+	if sc.Recovery == nil || *sc.Recovery <= 0 {
+		return 0
+	}
+	first, last, ok := bounds(sc)
+	if !ok {
+		return *sc.Recovery
+	}
+	anchor := last
+	switch sc.RecoveryFrom {
+	case report.RecoveryFromInject:
+		anchor = first
+	case report.RecoveryFromHealStart:
+		anchor = 0
+		for _, f := range sc.Faults {
+			anchor = max(anchor, f.HealStartedAt)
+		}
+		if anchor == 0 {
+			anchor = last
+		}
+	}
+	return max(0, anchor+*sc.Recovery-last)
 }
 
 // bounds is the first injection and the last heal of a scenario's faults.
