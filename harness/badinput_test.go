@@ -84,6 +84,25 @@ func TestBadTopologyFileGivesOneErrorWithTheFix(t *testing.T) {
 			[]string{"replicas -1 is impossible", "use 1 to 16"}},
 		{"port 0", head + "  - name: a\n    port: 0\n    source: {binary: /bin/a}\n",
 			[]string{"line 4", "port 0 is impossible", "1 to 65535"}},
+		// Named ports.
+		{"ports not a mapping", head + "  - name: a\n    source: {binary: /bin/a}\n    ports: [2379, 2380]\n",
+			[]string{"shop.yaml", "line 5", "ports is not a mapping", "name: number", "{client: 2379, peer: 2380}"}},
+		{"port number not a number", head + "  - name: a\n    source: {binary: /bin/a}\n    ports: {client: two}\n",
+			[]string{"shop.yaml", "line 5", `ports.client is "two"`, "a whole number from 1 to 65535"}},
+		{"port number 0", head + "  - name: a\n    source: {binary: /bin/a}\n    ports: {client: 0}\n",
+			[]string{`service "a"`, "ports.client 0 is out of range", "use 1 to 65535"}},
+		{"bad port name", head + "  - name: a\n    source: {binary: /bin/a}\n    ports: {Client_1: 2379}\n",
+			[]string{`service "a"`, `"Client_1" is not a valid port name`, "lower-case letters"}},
+		{"port and ports.http", head + "  - name: a\n    source: {binary: /bin/a}\n    port: 8080\n    ports: {http: 9000}\n",
+			[]string{`service "a"`, "ports.http is declared, and port 8080 is the port named http too", "drop one of them"}},
+		{"two ports on one number", head + "  - name: a\n    source: {binary: /bin/a}\n    ports: {client: 2379, peer: 2379}\n",
+			[]string{`service "a"`, "ports.peer 2379 is the number of ports.client too", "a number of its own"}},
+		{"cluster on an unknown port", head + "  - name: a\n    source: {binary: /bin/a}\n    replicas: 3\n    ports: {client: 2379, peer: 2380}\n    cluster: {ports: [peers]}\n",
+			[]string{`service "a"`, `cluster.ports[0] "peers" is not a port of the service`, "use one of client, peer"}},
+		{"dependency on an unknown port", head + "  - name: a\n    source: {binary: /bin/a}\n    depends_on: [{service: b, env: B_ADDR, port: grpc}]\n" + b,
+			[]string{`service "a"`, `depends_on[0].port "grpc" is not a port of b`, "use one of http"}},
+		{"unknown field in a cluster", head + "  - name: a\n    source: {binary: /bin/a}\n    replicas: 2\n    cluster: {port: [peer]}\n",
+			[]string{"line 6", `unknown field "port" in cluster`, `did you mean "ports"?`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,6 +136,22 @@ func TestBadDeclarationInGoGivesOneErrorWithTheFix(t *testing.T) {
 		{"unknown dependency", harness.System{Services: []harness.Service{
 			svc("a", func(s *harness.Service) { s.DependsOn = []harness.Dependency{{Service: "ghost", Env: "G"}} }), svc("b", nil)}},
 			[]string{`service "a"`, `unknown service "ghost"`, "the system has a, b"}},
+		{"a port named twice", harness.System{Services: []harness.Service{svc("a", func(s *harness.Service) {
+			s.Ports = harness.Ports{{Name: "client", Port: 2379}, {Name: "client", Port: 2380}}
+		})}},
+			[]string{`service "a"`, "ports.client is declared twice", "a name of its own"}},
+		{"a port out of range", harness.System{Services: []harness.Service{svc("a", func(s *harness.Service) {
+			s.Ports = harness.Ports{{Name: "client", Port: 70000}}
+		})}},
+			[]string{`service "a"`, "ports.client 70000 is out of range", "use 1 to 65535"}},
+		{"a port on Port's number", harness.System{Services: []harness.Service{svc("a", func(s *harness.Service) {
+			s.Port, s.Ports = 8080, harness.Ports{{Name: "admin", Port: 8080}}
+		})}},
+			[]string{`service "a"`, "ports.admin 8080 is the number of port too"}},
+		{"a cluster on a port the service lacks", harness.System{Services: []harness.Service{svc("a", func(s *harness.Service) {
+			s.Replicas, s.Cluster = 3, &harness.Cluster{Ports: []string{"peer"}}
+		})}},
+			[]string{`service "a"`, `cluster.ports[0] "peer" is not a port of the service`, "use one of http"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

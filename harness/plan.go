@@ -41,8 +41,10 @@ type LinkPlan struct {
 	// ("orders-1.inventory"), a database's ingress ("accounts-db"), or the link that
 	// carries one peer's calls to another ("db-1.db-2").
 	Name string
-	// To is the instance the link reaches: its upstream is that instance's address.
-	To string
+	// To is the instance the link reaches, and Port the port of To it reaches: its
+	// upstream is that port's address.
+	To   string
+	Port string
 	// Parked says that some instance is handed the link's address before To is placed
 	// (To itself, which advertises its own ingress, or a peer that starts with it): the
 	// link is made pointing nowhere and set to To's address once To is placed. A link
@@ -80,8 +82,9 @@ type InstancePlan struct {
 	// in, and LinkRef(name), which Up replaces by that link's address.
 	Args []string
 	Env  map[string]string
-	// Port is the port it listens on in a container.
-	Port int
+	// Ports are its ports, its main port first (see Service.Port): the main one is the
+	// runtime's Spec.Port, the others its Spec.Ports.
+	Ports []NamedPort
 	// Health is the path the runtime waits for 200 on before its start returns.
 	Health string
 	// StartTimeout bounds the runtime's wait (0: the runtime's default).
@@ -95,9 +98,33 @@ type InstancePlan struct {
 	// Links are the links whose address it is handed (LinkRef in its Args, then in its
 	// Env by variable name): each is made before it starts.
 	Links []string
-	// Ingress is the link that reaches it; Registry its own link to the registry, or "".
-	Ingress  string
-	Registry string
+	// Ingress is the link that reaches its main port; PortLinks the link that reaches
+	// each of its ports, by port name (the main one's is Ingress); Registry its own
+	// link to the registry, or "".
+	Ingress   string
+	PortLinks map[string]string
+	Registry  string
+}
+
+// portLink names the link called base (an instance's ingress, a link from one
+// instance to another) on a port: base itself on the main port, "base_port" on another
+// (Toxiproxy names hold letters, digits, "-", "." and "_", and no service or port name
+// holds "_").
+func portLink(base string, port NamedPort, main NamedPort) string {
+	if port.Name == main.Name {
+		return base
+	}
+	return base + "_" + port.Name
+}
+
+// mainAliases rewrites the placeholders of a port by name to the runtime's own when the
+// port is the main one: "{{listen:http}}" is "{{listen}}".
+func mainAliases(main NamedPort) *strings.Replacer {
+	return strings.NewReplacer(
+		runtime.ListenPlaceholder(main.Name), runtime.PlaceholderListen,
+		runtime.PortPlaceholder(main.Name), runtime.PlaceholderPort,
+		runtime.NetAddrPlaceholder(main.Name), runtime.PlaceholderNetAddr,
+	)
 }
 
 // parkedUpstream is where a parked link points until its instance is placed: the
@@ -175,7 +202,7 @@ func (s System) Plan() (*Plan, error) {
 
 // perInstanceLinks is how many links each instance of svc has, peer links aside.
 func perInstanceLinks(svc Service) int {
-	n := 1 + len(svc.DependsOn) // ingress, dependencies
+	n := len(svc.ports()) + len(svc.DependsOn) // ingress on each port, dependencies
 	if svc.RegistryEnv != "" {
 		n++
 	}
@@ -192,6 +219,16 @@ func (p *Plan) registry() string {
 	for _, svc := range p.System.Services {
 		if svc.Role == RoleRegistry {
 			return instanceName(svc.Name, 1)
+		}
+	}
+	return ""
+}
+
+// registryPort is the main port of the registry.
+func (p *Plan) registryPort() string {
+	for _, svc := range p.System.Services {
+		if svc.Role == RoleRegistry {
+			return svc.ports()[0].Name
 		}
 	}
 	return ""
@@ -238,25 +275,37 @@ func (p *Plan) database(svc Service) (InstancePlan, []LinkPlan) {
 	in := InstancePlan{
 		Name: name, Service: name, DatabaseOf: svc.Name, Role: RoleDatabase,
 		Source: Source{Package: etcdPackage}, Args: slices.Clone(etcdArgs), Env: map[string]string{},
-		Port: 2379, Health: "/health", StartTimeout: time.Minute, Restart: "on-failure",
-		Ingress: name,
+		Ports: []NamedPort{{Name: "client", Port: 2379}}, Health: "/health", StartTimeout: time.Minute, Restart: "on-failure",
+		Ingress: name, PortLinks: map[string]string{"client": name},
 	}
-	return in, []LinkPlan{{Name: name, To: name}}
+	return in, []LinkPlan{{Name: name, To: name, Port: "client"}}
 }
 
 // instance plans the n'th instance of svc, with the links it is handed and its ingress.
 func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan) {
 	name := instanceName(svc.Name, n)
+	ports := svc.ports()
+	main := ports[0]
 	in := InstancePlan{
 		Name: name, Service: svc.Name, Role: svc.Role, Source: svc.Source,
-		Args: slices.Clone(svc.Args), Env: maps.Clone(svc.Env),
-		Port: svc.Port, Health: svc.Health, Restart: svc.Restart, Ingress: name,
-		Ready: Readiness{Via: name, Path: svc.Health, Timeout: healthTimeout},
+		Args: slices.Clone(svc.Args), Env: map[string]string{},
+		Ports: ports, Health: svc.Health, Restart: svc.Restart, Ingress: name,
+		PortLinks: map[string]string{},
+		Ready:     Readiness{Via: name, Path: svc.Health, Timeout: healthTimeout},
 	}
-	if in.Env == nil {
-		in.Env = map[string]string{}
+	alias := mainAliases(main)
+	for i, a := range in.Args {
+		in.Args[i] = alias.Replace(a)
 	}
-	links := []LinkPlan{{Name: name, To: name}}
+	for k, v := range svc.Env {
+		in.Env[k] = alias.Replace(v)
+	}
+	var links []LinkPlan
+	for _, p := range ports {
+		l := portLink(name, p, main)
+		in.PortLinks[p.Name] = l
+		links = append(links, LinkPlan{Name: l, To: name, Port: p.Name})
+	}
 	link := func(l LinkPlan) string {
 		links = append(links, l)
 		return LinkRef(l.Name)
@@ -268,10 +317,16 @@ func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan) {
 	}
 	if svc.Cluster != nil {
 		var peers []string
-		for k := 1; k <= svc.Replicas; k++ {
-			if k != n {
-				other := instanceName(svc.Name, k)
-				peers = append(peers, other+"="+link(LinkPlan{Name: name + "." + other, To: other}))
+		for i, pn := range svc.Cluster.Ports {
+			p := ports[slices.IndexFunc(ports, func(p NamedPort) bool { return p.Name == pn })]
+			for k := 1; k <= svc.Replicas; k++ {
+				if k != n {
+					other := instanceName(svc.Name, k)
+					ref := link(LinkPlan{Name: portLink(name+"."+other, p, main), To: other, Port: p.Name})
+					if i == 0 {
+						peers = append(peers, other+"="+ref)
+					}
+				}
 			}
 		}
 		in.Env[svc.Cluster.PeersEnv] = strings.Join(peers, ",")
@@ -285,7 +340,7 @@ func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan) {
 		reg := p.registry()
 		in.After = append(in.After, reg)
 		in.Registry = name + ".registry"
-		setEnv(svc.RegistryEnv, link(LinkPlan{Name: in.Registry, To: reg}))
+		setEnv(svc.RegistryEnv, link(LinkPlan{Name: in.Registry, To: reg, Port: p.registryPort()}))
 	}
 	if svc.Database != nil {
 		in.After = append(in.After, databaseName(svc.Name))
@@ -296,7 +351,9 @@ func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan) {
 		for k := 1; k <= dep.Replicas; k++ {
 			in.After = append(in.After, instanceName(dep.Name, k))
 		}
-		setEnv(d.Env, link(LinkPlan{Name: name + "." + d.Service, To: instanceName(dep.Name, 1)}))
+		depPorts := dep.ports()
+		port := depPorts[slices.IndexFunc(depPorts, func(p NamedPort) bool { return p.Name == d.Port })]
+		setEnv(d.Env, link(LinkPlan{Name: portLink(name+"."+d.Service, port, depPorts[0]), To: instanceName(dep.Name, 1), Port: d.Port}))
 	}
 	in.After = dedupe(in.After)
 	for _, v := range in.Args {
@@ -423,7 +480,7 @@ func (p *Plan) String() string {
 		if l.Parked {
 			how = "parked until " + l.To + " is placed"
 		}
-		fmt.Fprintf(&b, "    %s → %s (%s)\n", l.Name, l.To, how)
+		fmt.Fprintf(&b, "    %s → %s %s (%s)\n", l.Name, l.To, l.Port, how)
 	}
 	return b.String()
 }

@@ -52,22 +52,22 @@ func TestPlanWiresTheDeclarationWithoutStartingIt(t *testing.T) {
 				},
 			},
 			links: []harness.LinkPlan{
-				{Name: "registry-1", To: "registry-1"},
-				{Name: "accounts-db", To: "accounts-db"},
-				{Name: "accounts-1", To: "accounts-1", Parked: true},
-				{Name: "accounts-1.registry", To: "registry-1"},
-				{Name: "accounts-2", To: "accounts-2", Parked: true},
-				{Name: "accounts-2.registry", To: "registry-1"},
-				{Name: "inventory-db", To: "inventory-db"},
-				{Name: "inventory-1", To: "inventory-1", Parked: true},
-				{Name: "inventory-1.registry", To: "registry-1"},
-				{Name: "inventory-2", To: "inventory-2", Parked: true},
-				{Name: "inventory-2.registry", To: "registry-1"},
-				{Name: "orders-db", To: "orders-db"},
-				{Name: "orders-1", To: "orders-1", Parked: true},
-				{Name: "orders-1.registry", To: "registry-1"},
-				{Name: "gateway-1", To: "gateway-1"},
-				{Name: "gateway-1.registry", To: "registry-1"},
+				{Name: "registry-1", To: "registry-1", Port: "http"},
+				{Name: "accounts-db", To: "accounts-db", Port: "client"},
+				{Name: "accounts-1", To: "accounts-1", Port: "http", Parked: true},
+				{Name: "accounts-1.registry", To: "registry-1", Port: "http"},
+				{Name: "accounts-2", To: "accounts-2", Port: "http", Parked: true},
+				{Name: "accounts-2.registry", To: "registry-1", Port: "http"},
+				{Name: "inventory-db", To: "inventory-db", Port: "client"},
+				{Name: "inventory-1", To: "inventory-1", Port: "http", Parked: true},
+				{Name: "inventory-1.registry", To: "registry-1", Port: "http"},
+				{Name: "inventory-2", To: "inventory-2", Port: "http", Parked: true},
+				{Name: "inventory-2.registry", To: "registry-1", Port: "http"},
+				{Name: "orders-db", To: "orders-db", Port: "client"},
+				{Name: "orders-1", To: "orders-1", Port: "http", Parked: true},
+				{Name: "orders-1.registry", To: "registry-1", Port: "http"},
+				{Name: "gateway-1", To: "gateway-1", Port: "http"},
+				{Name: "gateway-1.registry", To: "registry-1", Port: "http"},
 			},
 			// 16 links, 2 spare instances of registry (1 link each), of three business
 			// services (2 each) and of the gateway (2), and 4 more.
@@ -84,15 +84,15 @@ func TestPlanWiresTheDeclarationWithoutStartingIt(t *testing.T) {
 					"PEERS": "node-2=" + link("node-1.node-2") + ",node-3=" + link("node-1.node-3")},
 			},
 			links: []harness.LinkPlan{
-				{Name: "node-1", To: "node-1"},
-				{Name: "node-1.node-2", To: "node-2", Parked: true},
-				{Name: "node-1.node-3", To: "node-3", Parked: true},
-				{Name: "node-2", To: "node-2"},
-				{Name: "node-2.node-1", To: "node-1", Parked: true},
-				{Name: "node-2.node-3", To: "node-3", Parked: true},
-				{Name: "node-3", To: "node-3"},
-				{Name: "node-3.node-1", To: "node-1", Parked: true},
-				{Name: "node-3.node-2", To: "node-2", Parked: true},
+				{Name: "node-1", To: "node-1", Port: "http"},
+				{Name: "node-1.node-2", To: "node-2", Port: "http", Parked: true},
+				{Name: "node-1.node-3", To: "node-3", Port: "http", Parked: true},
+				{Name: "node-2", To: "node-2", Port: "http"},
+				{Name: "node-2.node-1", To: "node-1", Port: "http", Parked: true},
+				{Name: "node-2.node-3", To: "node-3", Port: "http", Parked: true},
+				{Name: "node-3", To: "node-3", Port: "http"},
+				{Name: "node-3.node-1", To: "node-1", Port: "http", Parked: true},
+				{Name: "node-3.node-2", To: "node-2", Port: "http", Parked: true},
 			},
 			slots: 9 + 2*1 + 4,
 		},
@@ -110,13 +110,56 @@ func TestPlanWiresTheDeclarationWithoutStartingIt(t *testing.T) {
 				"front-1": {"MODE": "fast", "BACK_ADDR": link("front-1.back")},
 			},
 			links: []harness.LinkPlan{
-				{Name: "back-1", To: "back-1"},
-				{Name: "back-2", To: "back-2"},
-				{Name: "front-1", To: "front-1"},
-				{Name: "front-1.back", To: "back-1"},
-				{Name: "lone-1", To: "lone-1"},
+				{Name: "back-1", To: "back-1", Port: "http"},
+				{Name: "back-2", To: "back-2", Port: "http"},
+				{Name: "front-1", To: "front-1", Port: "http"},
+				{Name: "front-1.back", To: "back-1", Port: "http"},
+				{Name: "lone-1", To: "lone-1", Port: "http"},
 			},
 			slots: 5 + 2*2 + 2*1 + 2*1 + 4,
+		},
+		{
+			name: "named ports: a link per port of each instance, and per ordered pair of peers per peer port",
+			sys: harness.System{Name: "e", Services: []harness.Service{{
+				Name: "etcd", Source: bin, Replicas: 2, Ports: harness.Ports{{Name: "client", Port: 2379}, {Name: "peer", Port: 2380}},
+				Cluster: &harness.Cluster{Ports: []string{"peer"}, PeersEnv: "PEERS"}, AdvertiseEnv: "-", IDEnv: "-", ListenEnv: "-",
+				Args: []string{"--listen-client-urls=http://{{listen:client}}", "--listen-peer-urls=http://{{listen:peer}}"},
+				Env:  map[string]string{"ADVERTISE": "{{netaddr:client}}"},
+			}}},
+			stages: [][]string{{"etcd-1", "etcd-2"}},
+			env: map[string]map[string]string{
+				// The main port's placeholders are the runtime's own; the others stay named.
+				"etcd-1": {"ADVERTISE": "{{netaddr}}", "PEERS": "etcd-2=" + link("etcd-1.etcd-2_peer")},
+			},
+			links: []harness.LinkPlan{
+				{Name: "etcd-1", To: "etcd-1", Port: "client"},
+				{Name: "etcd-1_peer", To: "etcd-1", Port: "peer"},
+				{Name: "etcd-1.etcd-2_peer", To: "etcd-2", Port: "peer", Parked: true},
+				{Name: "etcd-2", To: "etcd-2", Port: "client"},
+				{Name: "etcd-2_peer", To: "etcd-2", Port: "peer"},
+				{Name: "etcd-2.etcd-1_peer", To: "etcd-1", Port: "peer", Parked: true},
+			},
+			slots: 6 + 2*2 + 4,
+		},
+		{
+			name: "a dependency on a named port reaches that port, and port keeps its name http beside ports",
+			sys: harness.System{Name: "d", Services: []harness.Service{
+				{Name: "app", Source: bin, DependsOn: []harness.Dependency{{Service: "db", Env: "DB", Port: "admin"}, {Service: "db", Env: "DB_MAIN"}},
+					AdvertiseEnv: "-", IDEnv: "-", ListenEnv: "-"},
+				{Name: "db", Source: bin, Port: 8080, Ports: harness.Ports{{Name: "admin", Port: 9000}}, AdvertiseEnv: "-", IDEnv: "-", ListenEnv: "-"},
+			}},
+			stages: [][]string{{"db-1"}, {"app-1"}},
+			env: map[string]map[string]string{
+				"app-1": {"DB": link("app-1.db_admin"), "DB_MAIN": link("app-1.db")},
+			},
+			links: []harness.LinkPlan{
+				{Name: "db-1", To: "db-1", Port: "http"},
+				{Name: "db-1_admin", To: "db-1", Port: "admin"},
+				{Name: "app-1", To: "app-1", Port: "http"},
+				{Name: "app-1.db_admin", To: "db-1", Port: "admin"},
+				{Name: "app-1.db", To: "db-1", Port: "http"},
+			},
+			slots: 5 + 2*3 + 2*2 + 4,
 		},
 	}
 	for _, tc := range cases {
@@ -180,14 +223,14 @@ func TestPlanOfTheReferenceSystemSaysHowEachInstanceIsReady(t *testing.T) {
 	if want := (harness.Readiness{Via: "accounts-1", Path: "/healthz", Timeout: 30 * time.Second}); acc.Ready != want {
 		t.Errorf("accounts-1 ready = %+v, want %+v", acc.Ready, want)
 	}
-	if acc.Ingress != "accounts-1" || acc.Registry != "accounts-1.registry" || acc.Port != 8080 || acc.Restart != "on-failure" {
+	if acc.Ingress != "accounts-1" || acc.Registry != "accounts-1.registry" || !reflect.DeepEqual(acc.Ports, []harness.NamedPort{{Name: "http", Port: 8080}}) || acc.Restart != "on-failure" {
 		t.Errorf("accounts-1 = %+v", acc)
 	}
 	if want := []string{"accounts-1", "accounts-db", "accounts-1.registry"}; !slices.Equal(acc.Links, want) {
 		t.Errorf("accounts-1 is handed %v, want %v", acc.Links, want)
 	}
 	db, _ := p.Instance("accounts-db")
-	if db.DatabaseOf != "accounts" || db.Role != harness.RoleDatabase || db.Port != 2379 || db.Health != "/health" ||
+	if db.DatabaseOf != "accounts" || db.Role != harness.RoleDatabase || !reflect.DeepEqual(db.Ports, []harness.NamedPort{{Name: "client", Port: 2379}}) || db.Health != "/health" ||
 		db.StartTimeout != time.Minute || db.Ready != (harness.Readiness{}) || !slices.Equal(db.Args, harness.DatabaseArgs()) {
 		t.Errorf("accounts-db = %+v", db)
 	}
@@ -200,8 +243,8 @@ func TestPlanOfTheReferenceSystemSaysHowEachInstanceIsReady(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Errorf("starts in order %v, want %v", names, want)
 	}
-	for _, line := range []string{"wave 1:", "accounts-1 after registry-1, accounts-db", "accounts-1 → accounts-1 (parked until accounts-1 is placed)",
-		"accounts-1.registry → registry-1 (made once registry-1 is placed)"} {
+	for _, line := range []string{"wave 1:", "accounts-1 after registry-1, accounts-db", "accounts-1 → accounts-1 http (parked until accounts-1 is placed)",
+		"accounts-1.registry → registry-1 http (made once registry-1 is placed)"} {
 		if !strings.Contains(p.String(), line) {
 			t.Errorf("the plan as text lacks %q:\n%s", line, p)
 		}

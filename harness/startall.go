@@ -117,23 +117,34 @@ func (r *Running) start(ctx context.Context, in InstancePlan, wait func(context.
 	for i, a := range in.Args {
 		args[i] = resolveLinks(a, addr)
 	}
-	ri, err := r.rt.Start(ctx, runtime.Spec{
+	spec := runtime.Spec{
 		Name: in.Name, Service: in.Service, Artifact: art, Args: args, Env: env,
-		Port: in.Port, Health: in.Health, StartTimeout: in.StartTimeout,
-	})
+		Port: in.Ports[0].Port, Health: in.Health, StartTimeout: in.StartTimeout,
+	}
+	for _, p := range in.Ports[1:] {
+		spec.Ports = append(spec.Ports, runtime.NamedPort{Name: p.Name, Port: p.Port})
+	}
+	ri, err := r.rt.Start(ctx, spec)
 	if err != nil {
 		if in.DatabaseOf != "" {
 			return nil, fail(err)
 		}
 		return nil, fmt.Errorf("start %s: %w", in.Name, err)
 	}
-	for _, name := range r.linksTo(in.Name) {
-		if err := r.slot(name).place(ctx, r, ri.NetAddr()); err != nil {
+	for _, l := range r.linksTo(in.Name) {
+		addr, err := portAddr(ri, l.Port, in.Ports[0].Name)
+		if err == nil {
+			err = r.slot(l.Name).place(ctx, r, addr)
+		}
+		if err != nil {
 			_ = ri.Kill(context.WithoutCancel(ctx))
 			return nil, fail(fmt.Errorf("start %s: %w", in.Name, err))
 		}
 	}
 	inst := &Instance{Instance: ri, Service: in.Service, Ingress: r.Link(in.Ingress)}
+	for _, p := range in.Ports {
+		inst.ports = append(inst.ports, portLinkOf{name: p.Name, link: r.Link(in.PortLinks[p.Name])})
+	}
 	if in.Registry != "" {
 		inst.Registry = r.Link(in.Registry)
 	}
@@ -165,6 +176,19 @@ func (r *Running) start(ctx context.Context, in InstancePlan, wait func(context.
 	return inst, nil
 }
 
+// portAddr is where the proxies reach ri's port called port: its NetAddr on the main
+// port, its runtime's word for the others.
+func portAddr(ri runtime.Instance, port, main string) (string, error) {
+	if port == main {
+		return ri.NetAddr(), nil
+	}
+	pa, ok := ri.(runtime.PortAddrs)
+	if !ok {
+		return "", fmt.Errorf("port %s: the runtime's instances (%T) do not tell where their named ports are (runtime.PortAddrs)", port, ri)
+	}
+	return pa.PortNetAddr(port)
+}
+
 // linkSlot is one planned link while it is carried out: made either by the first start
 // handed its address (parked, unless its instance is placed) or by its instance's
 // placement, whichever comes first; the other only points it.
@@ -182,7 +206,7 @@ func (r *Running) planLinks(links []LinkPlan) {
 	for _, l := range links {
 		if r.slots[l.Name] == nil {
 			r.slots[l.Name] = &linkSlot{name: l.Name}
-			r.linksByTo[l.To] = append(r.linksByTo[l.To], l.Name)
+			r.linksByTo[l.To] = append(r.linksByTo[l.To], l)
 		}
 	}
 }
@@ -198,7 +222,7 @@ func (r *Running) slot(name string) *linkSlot {
 	return s
 }
 
-func (r *Running) linksTo(instance string) []string {
+func (r *Running) linksTo(instance string) []LinkPlan {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.linksByTo[instance])

@@ -55,6 +55,8 @@ type Dependency struct {
 	Service string `yaml:"service"`
 	// Env is the variable that receives the proxied host:port (e.g. "INVENTORY_ADDR").
 	Env string `yaml:"env"`
+	// Port is the port of Service the link reaches (default: its main port).
+	Port string `yaml:"port,omitempty"`
 }
 
 // Database declares a database server of the service's own, reached by its replicas
@@ -70,9 +72,28 @@ type Database struct {
 // peers gets a link of its own, so that a directed cut between two peers leaves every
 // other pair alone, and each instance learns its peers' proxied addresses.
 type Cluster struct {
-	// PeersEnv receives the other peers as "name=host:port,..." (default "PEERS").
+	// PeersEnv receives the other peers as "name=host:port,..." (default "PEERS"), each
+	// address the link to that peer on the first of Ports.
 	PeersEnv string `yaml:"peers_env,omitempty"`
+	// Ports are the ports peers call each other on (default: the service's main port):
+	// each ordered pair of peers gets a link of its own on each of them.
+	Ports []string `yaml:"ports,omitempty"`
 }
+
+// DefaultPortName is the name of the port Service.Port declares.
+const DefaultPortName = "http"
+
+// NamedPort is one port of a service, by name.
+type NamedPort struct {
+	// Name names the port among the service's ("client", "peer").
+	Name string
+	// Port is the port the service listens on for it in a container.
+	Port int
+}
+
+// Ports are a service's named ports, in order. In YAML they are a mapping of name to
+// number, whose order is kept: `ports: {client: 2379, peer: 2380}`.
+type Ports []NamedPort
 
 // Service declares one service of a System.
 type Service struct {
@@ -82,9 +103,20 @@ type Service struct {
 	Role Role `yaml:"role,omitempty"`
 	// Source is how to get its program.
 	Source Source `yaml:"source"`
-	// Port is the port it listens on in a container (default 8080). Locally the harness
-	// picks a free port and hands it over through ListenEnv.
+	// Port is the port it listens on in a container, named "http" (DefaultPortName;
+	// default 8080 when Ports is empty). Locally the harness picks a free port and hands
+	// it over through ListenEnv.
+	//
+	// The main port — Port, or without it the first of Ports — is the one Health is
+	// asked on, ListenEnv binds ({{listen}}), AdvertiseEnv advertises and Instance.Ingress
+	// reaches, and the one dependencies and peers reach unless they name another.
 	Port int `yaml:"port,omitempty"`
+	// Ports are the service's further ports, any number, each with a name of its own
+	// (`client: 2379`, `peer: 2380`). Every port of every instance gets its own ingress
+	// link (Instance.Port), the docker runtime publishes each, and the local one draws
+	// a free port for each. Args and Env reach a port called peer through
+	// "{{listen:peer}}", "{{port:peer}}" and "{{netaddr:peer}}".
+	Ports Ports `yaml:"ports,omitempty"`
 	// Replicas is how many instances to start (default 1).
 	Replicas int `yaml:"replicas,omitempty"`
 	// Health is the HTTP path answered 200 when an instance is ready (default "/healthz").
@@ -130,7 +162,7 @@ func (s System) withDefaults() System {
 		if svc.Role == "" {
 			svc.Role = RoleService
 		}
-		if svc.Port == 0 {
+		if svc.Port == 0 && len(svc.Ports) == 0 {
 			svc.Port = 8080
 		}
 		if svc.Replicas == 0 {
@@ -156,7 +188,16 @@ func (s System) withDefaults() System {
 			if c.PeersEnv == "" {
 				c.PeersEnv = "PEERS"
 			}
+			if len(c.Ports) == 0 && len(svc.ports()) > 0 {
+				c.Ports = []string{svc.ports()[0].Name}
+			}
 			svc.Cluster = &c
+		}
+		svc.DependsOn = slices.Clone(svc.DependsOn)
+		for j, d := range svc.DependsOn {
+			if d.Port == "" {
+				svc.DependsOn[j].Port = mainPortOf(s.Services, d.Service)
+			}
 		}
 		if svc.Database != nil {
 			db := *svc.Database
@@ -218,9 +259,10 @@ func (s System) Validate() error {
 		if svc.Role == RoleGateway {
 			gateways++
 		}
-		if svc.Port < 1 || svc.Port > 65535 {
+		if (svc.Port != 0 || len(svc.Ports) == 0) && (svc.Port < 1 || svc.Port > 65535) {
 			bad(where, "port %d is out of range: use 1 to 65535", svc.Port)
 		}
+		checkPorts(svc, func(format string, args ...any) { bad(where, format, args...) })
 		if svc.Replicas < 1 || svc.Replicas > 16 {
 			bad(where, "replicas %d is impossible: use 1 to 16", svc.Replicas)
 		}
@@ -257,6 +299,9 @@ func (s System) Validate() error {
 			}
 			if d.Env == "" {
 				bad(where, "depends_on[%d].env is empty: name the variable that receives %s's address", j, d.Service)
+			}
+			if dep, ok := serviceNamed(s.Services, d.Service); ok && d.Port != "" && !hasPort(dep, d.Port) {
+				bad(where, "depends_on[%d].port %q is not a port of %s: use one of %s", j, d.Port, d.Service, portNames(dep))
 			}
 		}
 	}
@@ -313,4 +358,94 @@ func (s System) order() ([]Service, error) {
 		}
 	}
 	return out, nil
+}
+
+// ports are the service's ports, its main port first: Port (named DefaultPortName)
+// when it is set, then Ports.
+func (s Service) ports() []NamedPort {
+	var out []NamedPort
+	if s.Port != 0 {
+		out = append(out, NamedPort{Name: DefaultPortName, Port: s.Port})
+	}
+	return append(out, s.Ports...)
+}
+
+func hasPort(s Service, name string) bool {
+	return slices.ContainsFunc(s.ports(), func(p NamedPort) bool { return p.Name == name })
+}
+
+// portNames lists a service's ports for a message: "client, peer".
+func portNames(s Service) string {
+	var names []string
+	for _, p := range s.ports() {
+		names = append(names, p.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func serviceNamed(services []Service, name string) (Service, bool) {
+	for _, s := range services {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Service{}, false
+}
+
+// mainPortOf is the name of the main port of the service called name, as defaults give
+// it, or "" for no such service.
+func mainPortOf(services []Service, name string) string {
+	svc, ok := serviceNamed(services, name)
+	if !ok {
+		return ""
+	}
+	if svc.Port != 0 || len(svc.Ports) == 0 {
+		return DefaultPortName
+	}
+	return svc.Ports[0].Name
+}
+
+var portNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,14}$`)
+
+// checkPorts reports, through bad, what is wrong with a service's ports and with the
+// ports its cluster names.
+func checkPorts(svc Service, bad func(format string, args ...any)) {
+	seen := map[string]bool{}
+	numbers := map[int]string{}
+	if svc.Port != 0 {
+		seen[DefaultPortName] = true
+		numbers[svc.Port] = "port"
+	}
+	for _, p := range svc.Ports {
+		switch {
+		case !portNameRE.MatchString(p.Name):
+			bad("ports: %q is not a valid port name: use lower-case letters, digits and '-', starting with a letter, at most 15 characters", p.Name)
+			continue
+		case p.Name == DefaultPortName && svc.Port != 0:
+			bad("ports.%s is declared, and port %d is the port named %s too: drop one of them", p.Name, svc.Port, DefaultPortName)
+			continue
+		case seen[p.Name]:
+			bad("ports.%s is declared twice: give each port a name of its own", p.Name)
+			continue
+		case p.Port < 1 || p.Port > 65535:
+			bad("ports.%s %d is out of range: use 1 to 65535", p.Name, p.Port)
+		case numbers[p.Port] != "":
+			bad("ports.%s %d is the number of %s too: give each port a number of its own", p.Name, p.Port, numbers[p.Port])
+		}
+		seen[p.Name] = true
+		numbers[p.Port] = "ports." + p.Name
+	}
+	if svc.Cluster == nil {
+		return
+	}
+	named := map[string]bool{}
+	for i, name := range svc.Cluster.Ports {
+		switch {
+		case !seen[name]:
+			bad("cluster.ports[%d] %q is not a port of the service: use one of %s", i, name, portNames(svc))
+		case named[name]:
+			bad("cluster.ports[%d] %q is named twice: name each port once", i, name)
+		}
+		named[name] = true
+	}
 }

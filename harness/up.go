@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,48 @@ type Instance struct {
 	Ingress *netfault.Link
 	// Registry is the instance's own link to the registry, or nil.
 	Registry *netfault.Link
+
+	ports []portLinkOf // every port's ingress link, the main port's first
+}
+
+// portLinkOf is the ingress link of one port of an instance.
+type portLinkOf struct {
+	name string
+	link *netfault.Link
+}
+
+// Port returns the ingress link of the instance's port called name (Service.Ports;
+// the port Service.Port declares is called "http"): the link every caller reaches that
+// port through. An unknown name is an error that lists the instance's ports.
+func (i *Instance) Port(name string) (*netfault.Link, error) {
+	if i == nil {
+		return nil, fmt.Errorf("no instance to have a port called %q: check the instance's name", name)
+	}
+	for _, p := range i.ports {
+		if p.name == name && p.link != nil {
+			return p.link, nil
+		}
+	}
+	return nil, fmt.Errorf("%s has no port called %q: it has %s", i.instanceName(), name, strings.Join(i.PortNames(), ", "))
+}
+
+// PortNames lists the instance's ports by name, its main port first.
+func (i *Instance) PortNames() []string {
+	if i == nil {
+		return nil
+	}
+	out := make([]string, 0, len(i.ports))
+	for _, p := range i.ports {
+		out = append(out, p.name)
+	}
+	return out
+}
+
+func (i *Instance) instanceName() string {
+	if i.Instance == nil {
+		return "the instance"
+	}
+	return i.Name()
 }
 
 // URL is where the harness reaches the instance through its ingress proxy.
@@ -64,9 +107,9 @@ type Running struct {
 	instances []*Instance
 	databases map[string]*Instance
 	links     map[string]*netfault.Link
-	slots     map[string]*linkSlot // the planned links, as they are carried out
-	linksByTo map[string][]string  // instance → the planned links that reach it
-	counts    map[string]int       // service → the number of its latest instance
+	slots     map[string]*linkSlot  // the planned links, as they are carried out
+	linksByTo map[string][]LinkPlan // instance → the planned links that reach it
+	counts    map[string]int        // service → the number of its latest instance
 	gateway   string
 	registry  string
 	downOnce  sync.Once
@@ -144,7 +187,7 @@ func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error)
 	r = &Running{
 		sys: sys, plan: plan, rt: cfg.rt, hist: cfg.hist, builder: cfg.builder, seed: cfg.seed,
 		databases: map[string]*Instance{}, links: map[string]*netfault.Link{}, counts: map[string]int{},
-		slots: map[string]*linkSlot{}, linksByTo: map[string][]string{},
+		slots: map[string]*linkSlot{}, linksByTo: map[string][]LinkPlan{},
 	}
 	for _, svc := range sys.Services {
 		r.counts[svc.Name] = svc.Replicas
@@ -281,6 +324,33 @@ func (r *Running) Peers(service string) map[[2]string]*netfault.Link {
 		}
 	}
 	return out
+}
+
+// PeersOn returns the directed peer links of a cluster service on its port called port
+// (one of Cluster.Ports), keyed by {from, to}; Peers is PeersOn the main port. A port
+// the cluster's peers do not call each other on is an error that lists those they do.
+func (r *Running) PeersOn(service, port string) (map[[2]string]*netfault.Link, error) {
+	svc, ok := serviceNamed(r.sys.Services, service)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("peers: unknown service %q: use one of %s", service, strings.Join(r.serviceNames(), ", "))
+	case svc.Cluster == nil:
+		return nil, fmt.Errorf("peers: %s is not a cluster: declare cluster: on it to give its replicas links to each other", service)
+	case !slices.Contains(svc.Cluster.Ports, port):
+		return nil, fmt.Errorf("peers: %s's peers have no links on port %q: they call each other on %s (cluster.ports)", service, port, strings.Join(svc.Cluster.Ports, ", "))
+	}
+	main := svc.ports()[0]
+	p := svc.ports()[slices.IndexFunc(svc.ports(), func(p NamedPort) bool { return p.Name == port })]
+	out := map[[2]string]*netfault.Link{}
+	insts := r.Instances(service)
+	for _, a := range insts {
+		for _, b := range insts {
+			if l := r.Link(portLink(a.Name()+"."+b.Name(), p, main)); a != b && l != nil {
+				out[[2]string{a.Name(), b.Name()}] = l
+			}
+		}
+	}
+	return out, nil
 }
 
 // Instances returns the instances of one service, in start order.

@@ -63,6 +63,39 @@ func Load(r io.Reader, name string) (System, error) {
 	return sys, nil
 }
 
+// UnmarshalYAML reads ports written as a mapping of name to number, in the order
+// written (`ports: {client: 2379, peer: 2380}`). Its errors name the line and the fix.
+func (p *Ports) UnmarshalYAML(n *yaml.Node) error {
+	n = resolve(n)
+	bad := func(line int, format string, args ...any) error {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", line) + fmt.Sprintf(format, args...)}}
+	}
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		*p = nil
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return bad(n.Line, "ports is not a mapping: write each port as name: number, e.g. ports: {client: 2379, peer: 2380}")
+	}
+	out := Ports{}
+	for k := 0; k+1 < len(n.Content); k += 2 {
+		key, val := resolve(n.Content[k]), resolve(n.Content[k+1])
+		if key == nil || val == nil || key.Kind != yaml.ScalarNode {
+			return bad(n.Line, "ports has a key that is not a name: write each port as name: number")
+		}
+		var num int
+		if val.Kind != yaml.ScalarNode || val.Tag != "!!int" || val.Decode(&num) != nil {
+			return bad(val.Line, "ports.%s is %q where a port number is expected: write a whole number from 1 to 65535, e.g. %s: 2379", key.Value, val.Value, key.Value)
+		}
+		out = append(out, NamedPort{Name: key.Value, Port: num})
+	}
+	*p = out
+	return nil
+}
+
 // zeroMeansDefault are the service fields whose zero value a Go declaration leaves to
 // the default, so that a file that writes the zero out asks for something impossible.
 var zeroMeansDefault = map[string]string{
@@ -127,7 +160,7 @@ func resolve(n *yaml.Node) *yaml.Node {
 }
 
 var (
-	unknownFieldRE = regexp.MustCompile(`^line (\d+): field (.+) not found in type harness\.(\w+)$`)
+	unknownFieldRE = regexp.MustCompile(`^line (\d+): field (.*) not found in type harness\.(\w+)$`)
 	typeRE         = regexp.MustCompile("(?s)^line (\\d+): cannot unmarshal (\\S+)(?: `(.*)`)? into (\\S+)$")
 	syntaxLineRE   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 )
