@@ -194,6 +194,7 @@ func portAddr(ri runtime.Instance, port, main string) (string, error) {
 // placement, whichever comes first; the other only points it.
 type linkSlot struct {
 	name     string
+	to, port string // the instance and port the link reaches, when the plan has it
 	mu       sync.Mutex
 	link     *netfault.Link
 	upstream string // the instance's address once it is placed
@@ -205,7 +206,7 @@ func (r *Running) planLinks(links []LinkPlan) {
 	defer r.mu.Unlock()
 	for _, l := range links {
 		if r.slots[l.Name] == nil {
-			r.slots[l.Name] = &linkSlot{name: l.Name}
+			r.slots[l.Name] = &linkSlot{name: l.Name, to: l.To, port: l.Port}
 			r.linksByTo[l.To] = append(r.linksByTo[l.To], l)
 		}
 	}
@@ -236,6 +237,15 @@ func (s *linkSlot) make(ctx context.Context, r *Running) error {
 	if s.link != nil {
 		return nil
 	}
+	if s.upstream == "" {
+		// A link planned after its instance was placed (an added instance's link to the
+		// registry or to a dependency) reaches it at once: it is never placed again.
+		addr, err := r.placedAddr(s.to, s.port)
+		if err != nil {
+			return fmt.Errorf("link %s: %w", s.name, err)
+		}
+		s.upstream = addr
+	}
 	up := cmp.Or(s.upstream, parkedUpstream)
 	l, err := r.link(ctx, s.name, up)
 	if err != nil {
@@ -243,6 +253,38 @@ func (s *linkSlot) make(ctx context.Context, r *Running) error {
 	}
 	s.link = l
 	return nil
+}
+
+// placedAddr is where the proxies reach port of the running instance named to, or ""
+// when no such instance runs yet (it will place its links when it starts).
+func (r *Running) placedAddr(to, port string) (string, error) {
+	if to == "" {
+		return "", nil
+	}
+	r.mu.Lock()
+	var found *Instance
+	for _, in := range r.instances {
+		if in.Name() == to {
+			found = in
+		}
+	}
+	for _, db := range r.databases {
+		if db.Name() == to {
+			found = db
+		}
+	}
+	r.mu.Unlock()
+	if found == nil {
+		return "", nil
+	}
+	main := ""
+	if len(found.ports) > 0 {
+		main = found.ports[0].name
+	}
+	if port == "" {
+		port = main
+	}
+	return portAddr(found.Instance, port, main)
 }
 
 // place points the link at its instance's address, making it if it is not made yet.
