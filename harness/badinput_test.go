@@ -101,6 +101,27 @@ func TestBadTopologyFileGivesOneErrorWithTheFix(t *testing.T) {
 			[]string{`service "a"`, `cluster.ports[0] "peers" is not a port of the service`, "use one of client, peer"}},
 		{"dependency on an unknown port", head + "  - name: a\n    source: {binary: /bin/a}\n    depends_on: [{service: b, env: B_ADDR, port: grpc}]\n" + b,
 			[]string{`service "a"`, `depends_on[0].port "grpc" is not a port of b`, "use one of http"}},
+		// Readiness.
+		{"ready empty", head + "  - name: a\n    source: {binary: /bin/a}\n    ready: {}\n",
+			[]string{`service "a"`, "ready is empty", "set one of http, tcp, log or all"}},
+		{"ready with two strategies", head + "  - name: a\n    source: {binary: /bin/a}\n    ready: {http: {path: /h}, tcp: {}}\n",
+			[]string{`service "a"`, "ready sets http and tcp", "set exactly one of them", "all: [...]"}},
+		{"ready on a missing port", head + "  - name: a\n    source: {binary: /bin/a}\n    ports: {pg: 5432}\n    ready: {tcp: {port: postgres}}\n",
+			[]string{`service "a"`, `ready.tcp.port "postgres" is not a port of the service`, "use one of pg"}},
+		{"ready http on a missing port", head + "  - name: a\n    source: {binary: /bin/a}\n    ready: {http: {port: admin, path: /healthz}}\n",
+			[]string{`service "a"`, `ready.http.port "admin" is not a port of the service`, "use one of http"}},
+		{"ready log pattern that does not compile", head + "  - name: a\n    source: {binary: /bin/a}\n    ready: {log: {pattern: \"ready (to\"}}\n",
+			[]string{`service "a"`, `ready.log.pattern "ready (to" is not a regular expression`, "fix it"}},
+		{"ready nested path", head + "  - name: a\n    source: {binary: /bin/a}\n    ready: {all: [{tcp: {}}, {http: {path: healthz}}]}\n",
+			[]string{`service "a"`, `ready.all[1].http.path "healthz" is not a path`, "like /healthz"}},
+		{"health and ready", head + "  - name: a\n    source: {binary: /bin/a}\n    health: /up\n    ready: {tcp: {}}\n",
+			[]string{`service "a"`, "health and ready are both set", "http: {path: /up}", "drop one"}},
+		{"unknown field in ready", head + "  - name: a\n    source: {binary: /bin/a}\n    ready: {htp: {path: /h}}\n",
+			[]string{"line 5", `unknown field "htp" in ready`, `did you mean "http"?`}},
+		{"start timeout without a unit", head + "  - name: a\n    source: {binary: /bin/a}\n    start_timeout: 30\n",
+			[]string{"line 5", "services[0].start_timeout", "a duration", "such as 90s or 2m"}},
+		{"start timeout negative", head + "  - name: a\n    source: {binary: /bin/a}\n    start_timeout: -5s\n",
+			[]string{`service "a"`, "start_timeout -5s is negative"}},
 		{"unknown field in a cluster", head + "  - name: a\n    source: {binary: /bin/a}\n    replicas: 2\n    cluster: {port: [peer]}\n",
 			[]string{"line 6", `unknown field "port" in cluster`, `did you mean "ports"?`}},
 	}
@@ -136,6 +157,13 @@ func TestBadDeclarationInGoGivesOneErrorWithTheFix(t *testing.T) {
 		{"unknown dependency", harness.System{Services: []harness.Service{
 			svc("a", func(s *harness.Service) { s.DependsOn = []harness.Dependency{{Service: "ghost", Env: "G"}} }), svc("b", nil)}},
 			[]string{`service "a"`, `unknown service "ghost"`, "the system has a, b"}},
+		{"readiness on a missing port", harness.System{Services: []harness.Service{svc("a", func(s *harness.Service) {
+			r := harness.ForAll(harness.ForHTTP("metrics", "/metrics"))
+			s.Ready = &r
+		})}},
+			[]string{`service "a"`, `ready.all[0].http.port "metrics" is not a port of the service`, "use one of http"}},
+		{"readiness of nothing", harness.System{Services: []harness.Service{svc("a", func(s *harness.Service) { s.Ready = &harness.Ready{} })}},
+			[]string{`service "a"`, "ready is empty"}},
 		{"a port named twice", harness.System{Services: []harness.Service{svc("a", func(s *harness.Service) {
 			s.Ports = harness.Ports{{Name: "client", Port: 2379}, {Name: "client", Port: 2380}}
 		})}},

@@ -52,19 +52,6 @@ type LinkPlan struct {
 	Parked bool
 }
 
-// Readiness is how Up knows an instance ready beyond what the runtime waits for (its
-// Health path, answered directly): the instance's Path answered 200 through the link
-// Via, so that every path Up hands back is known to work. A zero Readiness waits for
-// nothing more.
-type Readiness struct {
-	// Via is the link the check goes through (the instance's ingress).
-	Via string
-	// Path is the HTTP path asked.
-	Path string
-	// Timeout bounds the wait.
-	Timeout time.Duration
-}
-
 // InstancePlan is one start of a plan.
 type InstancePlan struct {
 	// Name is the instance's name ("accounts-1", "accounts-db").
@@ -85,12 +72,15 @@ type InstancePlan struct {
 	// Ports are its ports, its main port first (see Service.Port): the main one is the
 	// runtime's Spec.Port, the others its Spec.Ports.
 	Ports []NamedPort
-	// Health is the path the runtime waits for 200 on before its start returns.
+	// Health is the path the runtime waits for 200 on (directly, not through a link)
+	// before its start returns; "" waits for the main port to accept connections.
 	Health string
-	// StartTimeout bounds the runtime's wait (0: the runtime's default).
+	// StartTimeout bounds the runtime's wait, and then Up's wait for Ready (0: until
+	// the bring-up's own deadline, WithStartTimeout).
 	StartTimeout time.Duration
-	// Ready is what Up waits for once the runtime has started it.
-	Ready Readiness
+	// Ready is what Up waits for, through the instance's links, once the runtime has
+	// started it (nil: nothing more).
+	Ready *Ready
 	// Restart is the supervisor's policy for it ("on-failure" or "never").
 	Restart string
 	// After are the instances that must be ready before it starts.
@@ -168,9 +158,6 @@ func resolveLinks(s string, addr func(string) string) string {
 	}
 	return s
 }
-
-// healthTimeout bounds how long Up waits for an instance's health through its ingress.
-const healthTimeout = 30 * time.Second
 
 // Plan validates the declaration and computes its bring-up (see Plan). It starts
 // nothing; Up calls it first, and so can a test of a declaration.
@@ -289,10 +276,19 @@ func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan) {
 	in := InstancePlan{
 		Name: name, Service: svc.Name, Role: svc.Role, Source: svc.Source,
 		Args: slices.Clone(svc.Args), Env: map[string]string{},
-		Ports: ports, Health: svc.Health, Restart: svc.Restart, Ingress: name,
+		Ports: ports, Restart: svc.Restart, Ingress: name, StartTimeout: svc.StartTimeout,
 		PortLinks: map[string]string{},
-		Ready:     Readiness{Via: name, Path: svc.Health, Timeout: healthTimeout},
 	}
+	// Without a strategy of its own, an instance is ready once Health answers 200 on the
+	// main port: first directly (the runtime waits for it), then through its ingress.
+	ready := ForHTTP(main.Name, svc.Health)
+	if svc.Ready != nil {
+		ready = *svc.Ready
+	} else {
+		in.Health = svc.Health
+	}
+	ready = ready.withDefaults(main.Name)
+	in.Ready = &ready
 	alias := mainAliases(main)
 	for i, a := range in.Args {
 		in.Args[i] = alias.Replace(a)

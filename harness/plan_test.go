@@ -212,16 +212,19 @@ func TestPlanWiresTheDeclarationWithoutStartingIt(t *testing.T) {
 }
 
 // TestPlanOfTheReferenceSystemSaysHowEachInstanceIsReady: a business instance is ready
-// once its health answers through its own ingress link; a database once the runtime
-// sees its health, with a minute to come up.
+// once its health answers, first directly (the runtime waits) and then through its own
+// ingress link, within the bring-up's timeout; a database once the runtime sees its
+// health, with a minute to come up.
 func TestPlanOfTheReferenceSystemSaysHowEachInstanceIsReady(t *testing.T) {
 	p, err := reference.System().Plan()
 	if err != nil {
 		t.Fatal(err)
 	}
 	acc, _ := p.Instance("accounts-1")
-	if want := (harness.Readiness{Via: "accounts-1", Path: "/healthz", Timeout: 30 * time.Second}); acc.Ready != want {
-		t.Errorf("accounts-1 ready = %+v, want %+v", acc.Ready, want)
+	want200 := harness.Ready{HTTP: &harness.HTTPReady{Port: "http", Path: "/healthz", Status: 200}}
+	if acc.Ready == nil || !reflect.DeepEqual(*acc.Ready, want200) || acc.Health != "/healthz" || acc.StartTimeout != 0 {
+		t.Errorf("accounts-1 is ready by %v after the runtime's health %q within %s, want %v after /healthz within the bring-up's timeout",
+			acc.Ready, acc.Health, acc.StartTimeout, want200)
 	}
 	if acc.Ingress != "accounts-1" || acc.Registry != "accounts-1.registry" || !reflect.DeepEqual(acc.Ports, []harness.NamedPort{{Name: "http", Port: 8080}}) || acc.Restart != "on-failure" {
 		t.Errorf("accounts-1 = %+v", acc)
@@ -231,7 +234,7 @@ func TestPlanOfTheReferenceSystemSaysHowEachInstanceIsReady(t *testing.T) {
 	}
 	db, _ := p.Instance("accounts-db")
 	if db.DatabaseOf != "accounts" || db.Role != harness.RoleDatabase || !reflect.DeepEqual(db.Ports, []harness.NamedPort{{Name: "client", Port: 2379}}) || db.Health != "/health" ||
-		db.StartTimeout != time.Minute || db.Ready != (harness.Readiness{}) || !slices.Equal(db.Args, harness.DatabaseArgs()) {
+		db.StartTimeout != time.Minute || db.Ready != nil || !slices.Equal(db.Args, harness.DatabaseArgs()) {
 		t.Errorf("accounts-db = %+v", db)
 	}
 	var names []string

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/faultline/faultline/harness/netfault"
 	"github.com/faultline/faultline/harness/runtime"
@@ -117,9 +118,18 @@ func (r *Running) start(ctx context.Context, in InstancePlan, wait func(context.
 	for i, a := range in.Args {
 		args[i] = resolveLinks(a, addr)
 	}
+	// Each wait is bounded by the instance's own start timeout, else by what is left of
+	// the bring-up's (WithStartTimeout).
+	timeout := in.StartTimeout
+	if timeout <= 0 {
+		timeout = r.startTimeout
+		if d, ok := ctx.Deadline(); ok {
+			timeout = time.Until(d)
+		}
+	}
 	spec := runtime.Spec{
 		Name: in.Name, Service: in.Service, Artifact: art, Args: args, Env: env,
-		Port: in.Ports[0].Port, Health: in.Health, StartTimeout: in.StartTimeout,
+		Port: in.Ports[0].Port, Health: in.Health, StartTimeout: timeout,
 	}
 	for _, p := range in.Ports[1:] {
 		spec.Ports = append(spec.Ports, runtime.NamedPort{Name: p.Name, Port: p.Port})
@@ -148,8 +158,8 @@ func (r *Running) start(ctx context.Context, in InstancePlan, wait func(context.
 	if in.Registry != "" {
 		inst.Registry = r.Link(in.Registry)
 	}
-	if in.Ready.Via != "" {
-		if err := waitReady(ctx, inst, r.Link(in.Ready.Via), in.Ready); err != nil {
+	if in.Ready != nil {
+		if err := waitReady(ctx, inst, *in.Ready, timeout); err != nil {
 			_ = ri.Kill(context.WithoutCancel(ctx))
 			return nil, fail(fmt.Errorf("start %s: through its proxy: %w", in.Name, err))
 		}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Role says what part a service plays in the system's wiring.
@@ -119,8 +120,16 @@ type Service struct {
 	Ports Ports `yaml:"ports,omitempty"`
 	// Replicas is how many instances to start (default 1).
 	Replicas int `yaml:"replicas,omitempty"`
-	// Health is the HTTP path answered 200 when an instance is ready (default "/healthz").
+	// Health is the HTTP path answered 200 on the main port when an instance is ready
+	// (default "/healthz" unless Ready is set).
 	Health string `yaml:"health,omitempty"`
+	// Ready, when set, is how an instance is known ready instead of Health: HTTP on a
+	// named port and path, a TCP accept, a line of its output, or all of several (see
+	// Ready). The runtime then waits only for the main port to accept connections.
+	Ready *Ready `yaml:"ready,omitempty"`
+	// StartTimeout bounds each wait for an instance to be ready (default: the rest of
+	// the bring-up's timeout, WithStartTimeout). Written like 90s or 2m in YAML.
+	StartTimeout time.Duration `yaml:"start_timeout,omitempty"`
 	// Env is extra environment for every instance.
 	Env map[string]string `yaml:"env,omitempty"`
 	// Args are command-line arguments.
@@ -168,7 +177,7 @@ func (s System) withDefaults() System {
 		if svc.Replicas == 0 {
 			svc.Replicas = 1
 		}
-		if svc.Health == "" {
+		if svc.Health == "" && svc.Ready == nil {
 			svc.Health = "/healthz"
 		}
 		if svc.ListenEnv == "" {
@@ -266,8 +275,16 @@ func (s System) Validate() error {
 		if svc.Replicas < 1 || svc.Replicas > 16 {
 			bad(where, "replicas %d is impossible: use 1 to 16", svc.Replicas)
 		}
-		if !strings.HasPrefix(svc.Health, "/") {
+		switch {
+		case svc.Ready != nil && svc.Health != "":
+			bad(where, "health and ready are both set: health is the default readiness, HTTP on the main port; write it in ready as http: {path: %s}, or drop one", svc.Health)
+		case svc.Ready != nil:
+			svc.Ready.check("ready", svc, func(format string, args ...any) { bad(where, format, args...) })
+		case !strings.HasPrefix(svc.Health, "/"):
 			bad(where, "health %q is not a path: write it like /healthz", svc.Health)
+		}
+		if svc.StartTimeout < 0 {
+			bad(where, "start_timeout %s is negative: give the time an instance may take to be ready, such as 90s, or leave it out", svc.StartTimeout)
 		}
 		if svc.Restart != "on-failure" && svc.Restart != "never" {
 			bad(where, "restart %q is unknown: use on-failure or never", svc.Restart)

@@ -102,18 +102,19 @@ type Running struct {
 	log          *slog.Logger
 	seed         uint64
 
-	plan      *Plan
-	mu        sync.Mutex
-	instances []*Instance
-	databases map[string]*Instance
-	links     map[string]*netfault.Link
-	slots     map[string]*linkSlot  // the planned links, as they are carried out
-	linksByTo map[string][]LinkPlan // instance → the planned links that reach it
-	counts    map[string]int        // service → the number of its latest instance
-	gateway   string
-	registry  string
-	downOnce  sync.Once
-	downErr   error
+	plan         *Plan
+	startTimeout time.Duration // WithStartTimeout's, for instances added after Up
+	mu           sync.Mutex
+	instances    []*Instance
+	databases    map[string]*Instance
+	links        map[string]*netfault.Link
+	slots        map[string]*linkSlot  // the planned links, as they are carried out
+	linksByTo    map[string][]LinkPlan // instance → the planned links that reach it
+	counts       map[string]int        // service → the number of its latest instance
+	gateway      string
+	registry     string
+	downOnce     sync.Once
+	downErr      error
 }
 
 // Option customises Up.
@@ -185,7 +186,7 @@ func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error)
 	defer cancel()
 	sys = plan.System
 	r = &Running{
-		sys: sys, plan: plan, rt: cfg.rt, hist: cfg.hist, builder: cfg.builder, seed: cfg.seed,
+		sys: sys, plan: plan, startTimeout: cfg.timeout, rt: cfg.rt, hist: cfg.hist, builder: cfg.builder, seed: cfg.seed,
 		databases: map[string]*Instance{}, links: map[string]*netfault.Link{}, counts: map[string]int{},
 		slots: map[string]*linkSlot{}, linksByTo: map[string][]LinkPlan{},
 	}

@@ -174,6 +174,10 @@ var declTypes = map[string]reflect.Type{
 	"Dependency": reflect.TypeFor[Dependency](),
 	"Database":   reflect.TypeFor[Database](),
 	"Cluster":    reflect.TypeFor[Cluster](),
+	"Ready":      reflect.TypeFor[Ready](),
+	"HTTPReady":  reflect.TypeFor[HTTPReady](),
+	"TCPReady":   reflect.TypeFor[TCPReady](),
+	"LogReady":   reflect.TypeFor[LogReady](),
 }
 
 // explainYAML rewrites the decoder's messages into ones that name the line and the
@@ -293,6 +297,8 @@ func expected(goType string) (want, fix string) {
 	switch {
 	case goType == "int":
 		return "a whole number", "write a whole number, without quotes or a unit"
+	case goType == "time.Duration":
+		return "a duration", "write a number with its unit, such as 90s or 2m"
 	case goType == "string" || goType == "harness.Role":
 		return "a single value", "write one value on the line (quote it if it holds ':' or starts with a symbol)"
 	case strings.HasPrefix(goType, "[]"):

@@ -1,0 +1,51 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// TCPReady waits until a port accepts connections, through the port's ingress link.
+// Toxiproxy accepts every connection and closes it at once when its upstream refuses,
+// so a connection counts only once it is held open (or answered) for a moment.
+type TCPReady struct {
+	// Port is the port dialled (default: the main port).
+	Port string `yaml:"port,omitempty"`
+}
+
+func (c *TCPReady) String() string { return "port " + c.Port + " accepting connections" }
+
+func (c *TCPReady) wait(ctx context.Context, t readyTarget) error {
+	l, err := t.Port(c.Port)
+	if err != nil {
+		return err
+	}
+	return poll(ctx, c.String(), func(ctx context.Context) error {
+		addr, err := l.HostAddr(ctx)
+		if err != nil {
+			return err
+		}
+		return heldOpen(ctx, addr)
+	})
+}
+
+// heldOpen dials addr and says whether the connection is held open or answered,
+// rather than refused or closed at once.
+func heldOpen(ctx context.Context, addr string) error {
+	d := net.Dialer{Timeout: time.Second}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	n, err := conn.Read(make([]byte, 1))
+	var ne net.Error
+	if n > 0 || (errors.As(err, &ne) && ne.Timeout()) {
+		return nil
+	}
+	return fmt.Errorf("the connection was closed at once (%v): nothing accepts behind the proxy", err)
+}
