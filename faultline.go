@@ -154,13 +154,17 @@ func HaveP99Within(d time.Duration) types.GomegaMatcher {
 }
 
 // BeLinearizable passes when porcupine finds the span's kv operations linearizable.
-func BeLinearizable() types.GomegaMatcher {
+func BeLinearizable() types.GomegaMatcher { return BeLinearizableAs(check.KV) }
+
+// BeLinearizableAs passes when porcupine finds the span's operations linearizable
+// against the user's own model m (see check.Model).
+func BeLinearizableAs(m check.Model) types.GomegaMatcher {
 	return resultMatcher(func(actual any) (check.Result, error) {
 		s, err := span(actual, "BeLinearizable")
 		if err != nil {
 			return check.Result{}, err
 		}
-		return check.Linearizable(s.History, s.Selection(), time.Minute), nil
+		return check.LinearizableModel(s.History, s.Selection(), m, time.Minute), nil
 	})
 }
 

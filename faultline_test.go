@@ -10,6 +10,7 @@ import (
 	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/harness/check"
 	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/harness/load"
 )
 
 type fakeFault struct{ in, out time.Duration }
@@ -19,6 +20,12 @@ func (f fakeFault) HealStartedAt() (time.Duration, bool) { return f.out, true }
 func (f fakeFault) HealedAt() (time.Duration, bool)      { return f.out + time.Millisecond, true }
 func (f fakeFault) String() string                       { return "kill accounts-1" }
 
+// httpOp is op answered with an HTTP status, as the HTTP load records it.
+func httpOp(op history.Op, status int) history.Op {
+	op.Outcome, op.Class = load.HTTPOutcome(status, nil)
+	return op
+}
+
 func TestMatchersPrintTheFigureTheBoundAndTheWindow(t *testing.T) {
 	h := history.New()
 	for at := time.Duration(0); at < 3*time.Second; at += 10 * time.Millisecond {
@@ -26,7 +33,7 @@ func TestMatchersPrintTheFigureTheBoundAndTheWindow(t *testing.T) {
 		if at >= time.Second && at < 1200*time.Millisecond {
 			status = 503
 		}
-		h.Add(history.Op{Intended: at, Start: at, End: at + 5*time.Millisecond, Route: "accounts", Status: status})
+		h.Add(httpOp(history.Op{Intended: at, Start: at, End: at + 5*time.Millisecond, Route: "accounts"}, status))
 	}
 	kill := fakeFault{in: time.Second, out: 2 * time.Second}
 	g := gomega.NewWithT(t)
@@ -71,7 +78,7 @@ func TestMatchersNeverPassWhatJudgesNothing(t *testing.T) {
 		if at >= time.Second {
 			status, by = 503, "accounts-1" // the victim fails to the end: nobody took over
 		}
-		h.Add(history.Op{Intended: at, Start: at, End: at + 5*time.Millisecond, Route: "accounts", Status: status, ServedBy: by})
+		h.Add(httpOp(history.Op{Intended: at, Start: at, End: at + 5*time.Millisecond, Route: "accounts", ServedBy: by}, status))
 	}
 	kill := fakeFault{in: time.Second, out: 3 * time.Second}
 	fo := check.Failover(h, faultline.During(h, kill).Selection(), "accounts-1", 0)
@@ -105,5 +112,26 @@ func TestSinceHealStartsAtTheHealsStart(t *testing.T) {
 	s := faultline.SinceHeal(h, a, b)
 	if s.Window.From != 4*time.Second || s.Window.To <= h.Now() || s.Window.Name != "the heal of kill accounts-1, kill accounts-1" {
 		t.Fatalf("SinceHeal = %s, want from 4s to now", s.Window)
+	}
+}
+
+// TestBeLinearizableAsTakesAModel: the matcher checks the span against the model it is
+// given, and fails with porcupine's verdict on a stale read.
+func TestBeLinearizableAsTakesAModel(t *testing.T) {
+	h := history.New()
+	add := func(at time.Duration, in, out map[string]string) {
+		h.Add(history.Op{Intended: at, Start: at, End: at + 5*time.Millisecond, Route: "kv", Outcome: history.OK, Input: in, Output: out})
+	}
+	add(0, map[string]string{"op": check.KVWrite, "key": "x", "value": "1"}, nil)
+	add(10*time.Millisecond, map[string]string{"op": check.KVWrite, "key": "x", "value": "2"}, nil)
+	add(20*time.Millisecond, map[string]string{"op": check.KVRead, "key": "x"}, map[string]string{"value": "2"})
+	span := faultline.Between(h, "all", 0, time.Second)
+	if ok, err := faultline.BeLinearizableAs(check.KV).Match(span); !ok || err != nil {
+		t.Fatalf("a linearizable history failed: %t %v", ok, err)
+	}
+	add(30*time.Millisecond, map[string]string{"op": check.KVRead, "key": "x"}, map[string]string{"value": "1"})
+	m := faultline.BeLinearizableAs(check.KV)
+	if ok, _ := m.Match(span); ok || !strings.Contains(m.FailureMessage(span), "NOT linearizable") {
+		t.Fatalf("a stale read passed: %s", m.FailureMessage(span))
 	}
 }

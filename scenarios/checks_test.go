@@ -7,6 +7,7 @@ import (
 
 	"github.com/faultline/faultline/harness/check"
 	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/harness/load"
 	"github.com/faultline/faultline/harness/supervise"
 )
 
@@ -19,7 +20,9 @@ func hist(h *history.History, from, to, took time.Duration, status int, by strin
 		h = history.New()
 	}
 	for at := from; at < to; at += 10 * ms {
-		h.Add(history.Op{Intended: at, Start: at, End: at + took, Route: "orders", Status: status, ServedBy: by})
+		op := history.Op{Intended: at, Start: at, End: at + took, Route: "orders", ServedBy: by}
+		op.Outcome, op.Class = load.HTTPOutcome(status, nil)
+		h.Add(op)
 	}
 	return h
 }

@@ -323,8 +323,9 @@ func (w *writes) op(ctx context.Context, worker int, _ *rand.Rand) history.Op {
 	value := fmt.Sprintf("v%d-w%d", n, worker)
 	code, body, by, err := exchange(ctx, w.e, http.MethodPut, "/api/accounts/v1/kv/"+key,
 		fmt.Sprintf(`{"value":%q}`, value), "Idempotency-Key", key)
-	op := history.Op{Route: "durable write", Status: code, ServedBy: by,
+	op := history.Op{Route: "durable write", ServedBy: by,
 		Input: map[string]string{"op": check.KVWrite, "key": key, "value": value}}
+	op.Outcome, op.Class = load.HTTPOutcome(code, err)
 	if err != nil {
 		op.Err = err.Error()
 	}

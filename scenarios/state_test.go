@@ -393,8 +393,9 @@ func (d *deposits) op(ctx context.Context, worker int, rng *rand.Rand) history.O
 	d.attempted.Add(amount)
 	code, body, by, err := exchange(ctx, d.e, http.MethodPost, "/api/accounts/v1/accounts/"+id+"/deposit",
 		fmt.Sprintf(`{"amount":%d}`, amount), "Idempotency-Key", key)
-	op := history.Op{Route: "deposit", Status: code, ServedBy: by,
+	op := history.Op{Route: "deposit", ServedBy: by,
 		Input: map[string]string{"account": id, "amount": strconv.FormatInt(amount, 10), "key": key}}
+	op.Outcome, op.Class = load.HTTPOutcome(code, err)
 	if err != nil {
 		op.Err = err.Error()
 	}
@@ -499,14 +500,15 @@ func (k *register) op(ctx context.Context, worker int, rng *rand.Rand) history.O
 		k.remember(key, to, true)
 		code, body, by, err = exchange(ctx, k.e, http.MethodPost, path+"/cas", fmt.Sprintf(`{"from":%q,"to":%q}`, from, to), "Idempotency-Key", idem)
 	}
-	op.Status, op.ServedBy = code, by
+	op.Outcome, op.Class = load.HTTPOutcome(code, err)
+	op.ServedBy = by
 	switch {
 	case err != nil:
 		op.Err = err.Error()
 		return op
 	case code == http.StatusTooManyRequests:
 		// Shed, not refused by the register: count it as unknown, never as an answer.
-		op.Err = "rate limited (429)"
+		op.Outcome, op.Err = history.Unknown, "rate limited (429)"
 		return op
 	case code >= 500:
 		return op
@@ -519,19 +521,19 @@ func (k *register) op(ctx context.Context, worker int, rng *rand.Rand) history.O
 				Value string `json:"value"`
 			}
 			if json.Unmarshal([]byte(body), &got) != nil {
-				op.Err = "undecodable answer: " + body
+				op.Outcome, op.Err = history.Unknown, "undecodable answer: "+body
 				return op
 			}
 			v = got.Value
 		} else if code != http.StatusNotFound {
-			op.Err = fmt.Sprintf("unexpected %d: %s", code, body)
+			op.Outcome, op.Err = history.Unknown, fmt.Sprintf("unexpected %d: %s", code, body)
 			return op
 		}
 		op.Output = map[string]string{"value": v}
 		k.remember(key, v, false)
 	case check.KVWrite:
 		if code != http.StatusOK {
-			op.Err = fmt.Sprintf("unexpected %d: %s", code, body)
+			op.Outcome, op.Err = history.Unknown, fmt.Sprintf("unexpected %d: %s", code, body)
 			return op
 		}
 		op.Output = map[string]string{"ok": "true"}
@@ -542,7 +544,7 @@ func (k *register) op(ctx context.Context, worker int, rng *rand.Rand) history.O
 		case http.StatusConflict, http.StatusNotFound:
 			op.Output = map[string]string{"ok": "false"}
 		default:
-			op.Err = fmt.Sprintf("unexpected %d: %s", code, body)
+			op.Outcome, op.Err = history.Unknown, fmt.Sprintf("unexpected %d: %s", code, body)
 		}
 	}
 	return op

@@ -429,13 +429,18 @@ func firstServed(h *history.History, instance string, from time.Duration) (time.
 // dropped connection), and the p99 latency of all of them, failures included, is at
 // most within.
 func failFast(h *history.History, sel check.Selection, within time.Duration) check.Result {
-	ops := check.Select(h, sel)
+	var ops []history.Op
+	for _, op := range check.Select(h, sel) {
+		if check.Counted(op) { // not cut short by the load's own stop
+			ops = append(ops, op)
+		}
+	}
 	r := check.Result{Check: "fail fast", Window: sel.Window, Bound: "every op answered, p99 of all ops ≤ " + within.String()}
 	var lat []time.Duration
 	answered, failed := 0, 0
 	for _, op := range ops {
 		lat = append(lat, op.End-op.Intended)
-		if op.Err == "" && op.Status > 0 {
+		if op.Err == "" {
 			answered++
 		}
 		if !check.OK(op) {
@@ -519,7 +524,12 @@ func noRestarts(restarts []supervise.RestartRecord, w check.Window) check.Result
 // shed checks load shedding: at least minShed of sel's operations were turned away with
 // 429 (the limit acted), and at most maxFailed failed otherwise (5xx or no answer).
 func shed(h *history.History, sel check.Selection, minShed, maxFailed float64) check.Result {
-	ops := check.Select(h, sel)
+	var ops []history.Op
+	for _, op := range check.Select(h, sel) {
+		if check.Counted(op) { // not cut short by the load's own stop
+			ops = append(ops, op)
+		}
+	}
 	r := check.Result{Check: "load shedding", Window: sel.Window,
 		Bound: fmt.Sprintf("429 ≥ %.1f%% and 5xx or unanswered ≤ %.1f%%", 100*minShed, 100*maxFailed)}
 	ok, limited, failed := 0, 0, 0
@@ -528,7 +538,7 @@ func shed(h *history.History, sel check.Selection, minShed, maxFailed float64) c
 		switch {
 		case check.OK(op):
 			ok++
-		case op.Err == "" && op.Status == 429:
+		case op.Class == "429":
 			limited++
 		default:
 			failed++

@@ -69,9 +69,9 @@ func kvHistory(w kvWorkload) []generated {
 			written[k] = append(written[k], in["to"])
 			next++
 		}
-		op := history.Op{Intended: call, Start: call, End: call + dur, Route: "kv " + in["op"], Input: in, Status: 200}
+		op := history.Op{Intended: call, Start: call, End: call + dur, Route: "kv " + in["op"], Input: in, Outcome: history.OK}
 		if rng.Float64() < w.unknown {
-			op.Status, op.Err = 0, "context deadline exceeded"
+			op.Outcome, op.Class, op.Err = history.Unknown, "timeout", "context deadline exceeded"
 		}
 		gen = append(gen, generated{op: op, point: call + time.Duration(rng.Int64N(int64(dur)))})
 	}
@@ -100,7 +100,7 @@ func kvHistory(w kvWorkload) []generated {
 			}
 			op.Output = map[string]string{"ok": strconv.FormatBool(ok)}
 			if !ok {
-				op.Status = 409
+				op.Class = "4xx:409" // refused, and served: a definite answer
 			}
 		}
 		if unknown {

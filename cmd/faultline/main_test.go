@@ -141,7 +141,7 @@ func TestReportRendersASavedRunAgain(t *testing.T) {
 	h := history.New()
 	for i := range 100 {
 		at := time.Duration(i) * 50 * time.Millisecond
-		h.Add(history.Op{Intended: at, Start: at, End: at + 5*time.Millisecond, Route: "GET /", Status: 200})
+		h.Add(history.Op{Intended: at, Start: at, End: at + 5*time.Millisecond, Route: "GET /", Outcome: history.OK})
 	}
 	c := report.NewCollector(report.Run{StartedAt: time.Now(), Seed: 7})
 	c.AddHistory("local", h)

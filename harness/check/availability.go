@@ -9,13 +9,19 @@ import (
 )
 
 // Availability measures the share of operations served (see OK) in sel and passes when
-// it is at least min. It fails, rather than passes, on an empty selection: no traffic
-// proves nothing.
+// it is at least min. Operations the run's own stop cancelled count neither way (the
+// figure "cancelled" says how many there were). It fails, rather than passes, on an
+// empty selection: no traffic proves nothing.
 func Availability(h *history.History, sel Selection, min float64) Result {
-	ops := Select(h, sel)
-	ok := 0
+	var ops []history.Op
+	ok, cancelled := 0, 0
 	classes := map[string]int{}
-	for _, op := range ops {
+	for _, op := range Select(h, sel) {
+		if !Counted(op) {
+			cancelled++
+			continue
+		}
+		ops = append(ops, op)
 		if OK(op) {
 			ok++
 		} else {
@@ -24,6 +30,9 @@ func Availability(h *history.History, sel Selection, min float64) Result {
 	}
 	r := Result{Check: "availability", Window: sel.Window, Bound: "≥ " + pct(min)}
 	r.Figures = []Figure{{Name: "ops", Value: float64(len(ops))}, {Name: "ok", Value: float64(ok)}}
+	if cancelled > 0 {
+		r.Figures = append(r.Figures, Figure{Name: "cancelled", Value: float64(cancelled)})
+	}
 	if len(ops) == 0 {
 		r.Message = fmt.Sprintf("availability: no operation %s in %s: nothing to measure", routesText(sel), sel.Window)
 		return r
@@ -44,6 +53,9 @@ func Availability(h *history.History, sel Selection, min float64) Result {
 	r.Message = fmt.Sprintf("availability %s %s (bound %s) over %d ops %s in %s", pct(ratio), cmpWord(r.Pass), r.Bound, len(ops), routesText(sel), sel.Window)
 	if len(errs) > 0 {
 		r.Message += "; errors: " + strings.Join(errs, ", ")
+	}
+	if cancelled > 0 {
+		r.Message += fmt.Sprintf("; %d cancelled by the run's stop, not counted", cancelled)
 	}
 	return r
 }

@@ -3,9 +3,13 @@ package check_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/anishathalye/porcupine"
 
 	"github.com/faultline/faultline/harness/check"
 	"github.com/faultline/faultline/harness/history"
@@ -13,9 +17,26 @@ import (
 
 const ms = time.Millisecond
 
-// op is a shorthand for hand-written histories: intended = start = at, end = at+took.
+// op is a shorthand for hand-written histories: intended = start = at, end = at+took,
+// with the outcome an HTTP load gives status (see outcome).
 func op(at, took time.Duration, status int, servedBy string) history.Op {
-	return history.Op{Intended: at, Start: at, End: at + took, Route: "accounts", Status: status, ServedBy: servedBy}
+	o := history.Op{Intended: at, Start: at, End: at + took, Route: "accounts", ServedBy: servedBy}
+	o.Outcome, o.Class = outcome(status)
+	return o
+}
+
+// outcome is how the HTTP load records a status in these tables: 429 failed (shed), a
+// 5xx unknown, anything else served.
+func outcome(status int) (history.Outcome, string) {
+	switch {
+	case status == 429:
+		return history.Failed, "429"
+	case status >= 500:
+		return history.Unknown, "5xx:" + strconv.Itoa(status)
+	case status >= 400:
+		return history.OK, "4xx:" + strconv.Itoa(status)
+	}
+	return history.OK, ""
 }
 
 func hist(ops ...history.Op) *history.History {
@@ -52,7 +73,10 @@ func TestAvailability(t *testing.T) {
 		{"a 4xx is served", steady(0, time.Second, 409), 0.99, true, "100.00%"},
 		{"5xx fail", append(steady(0, 500*ms, 200), steady(500*ms, time.Second, 503)...), 0.99, false, "5xx:503×50"},
 		{"429 is shed, not served", steady(0, time.Second, 429), 0.5, false, "429×100"},
-		{"transport errors", []history.Op{{Intended: 1, End: 2, Err: "dial tcp: connection refused"}}, 0.5, false, "refused×1"},
+		{"transport errors", []history.Op{{Intended: 1, End: 2, Outcome: history.Failed, Err: "dial tcp: connection refused"}}, 0.5, false, "refused×1"},
+		{"a class says more than the outcome", []history.Op{{Intended: 1, End: 2, Outcome: history.Unknown, Class: "nack"}}, 0.5, false, "nack×1"},
+		{"cancelled by the run's stop is not counted", append(steady(0, time.Second, 200), history.Op{Intended: 10, End: 20, Outcome: history.Cancelled, Err: "context canceled"}), 0.99, true, "1 cancelled by the run's stop, not counted"},
+		{"only cancelled is nothing to measure", []history.Op{{Intended: 10, End: 20, Outcome: history.Cancelled}}, 0.5, false, "nothing to measure"},
 		{"no traffic proves nothing", nil, 0.9, false, "nothing to measure"},
 		{"outside the window is ignored", steady(time.Second, 2*time.Second, 503), 0.9, false, "nothing to measure"},
 	}
@@ -153,7 +177,9 @@ func TestSteadyState(t *testing.T) {
 }
 
 func kv(start, end time.Duration, in map[string]string, out map[string]string, status int) history.Op {
-	return history.Op{Start: start, Intended: start, End: end, Route: "kv", Status: status, Input: in, Output: out}
+	o := history.Op{Start: start, Intended: start, End: end, Route: "kv", Input: in, Output: out}
+	o.Outcome, o.Class = outcome(status)
+	return o
 }
 
 func TestLinearizable(t *testing.T) {
@@ -172,8 +198,10 @@ func TestLinearizable(t *testing.T) {
 		{"sequential", []history.Op{kv(0, 10, w("x", "1"), nil, 200), kv(20, 30, rd("x"), val("1"), 200)}, true},
 		{"stale read", []history.Op{kv(0, 10, w("x", "1"), nil, 200), kv(20, 30, w("x", "2"), nil, 200), kv(40, 50, rd("x"), val("1"), 200)}, false},
 		{"a value once seen cannot vanish", []history.Op{kv(0, 100, w("x", "1"), nil, 200), kv(10, 20, rd("x"), val("1"), 200), kv(30, 40, rd("x"), val(""), 200)}, false},
-		{"unknown write may have happened", []history.Op{{Start: 0, End: 10, Input: w("x", "1"), Err: "timeout"}, kv(20, 30, rd("x"), val("1"), 200)}, true},
-		{"unknown write may not have happened", []history.Op{{Start: 0, End: 10, Input: w("x", "1"), Status: 503}, kv(20, 30, rd("x"), val(""), 200)}, true},
+		{"unknown write may have happened", []history.Op{{Start: 0, End: 10, Input: w("x", "1"), Outcome: history.Unknown, Err: "timeout"}, kv(20, 30, rd("x"), val("1"), 200)}, true},
+		{"unknown write may not have happened", []history.Op{kv(0, 10, w("x", "1"), nil, 503), kv(20, 30, rd("x"), val(""), 200)}, true},
+		{"a write cancelled by the run's stop may have happened", []history.Op{{Start: 0, End: 10, Input: w("x", "1"), Outcome: history.Cancelled}, kv(20, 30, rd("x"), val("1"), 200)}, true},
+		{"a failed write did not happen", []history.Op{{Start: 0, End: 10, Input: w("x", "1"), Outcome: history.Failed}, kv(20, 30, rd("x"), val("1"), 200)}, false},
 		{"cas", []history.Op{kv(0, 10, w("x", "1"), nil, 200), kv(20, 30, cas("x", "1", "2"), okv("true"), 200), kv(40, 50, cas("x", "1", "3"), okv("false"), 409), kv(60, 70, rd("x"), val("2"), 200)}, true},
 		{"two cas from the same value cannot both win", []history.Op{kv(0, 10, w("x", "1"), nil, 200), kv(20, 30, cas("x", "1", "2"), okv("true"), 200), kv(20, 30, cas("x", "1", "3"), okv("true"), 200)}, false},
 		{"keys are independent", []history.Op{kv(0, 10, w("x", "1"), nil, 200), kv(0, 10, w("y", "2"), nil, 200), kv(20, 30, rd("y"), val("2"), 200), kv(20, 30, rd("x"), val("1"), 200)}, true},
@@ -189,16 +217,141 @@ func TestLinearizable(t *testing.T) {
 }
 
 func TestNoLoss(t *testing.T) {
-	present := map[string]bool{"a": true, "b": true}
-	if r := check.NoLoss([]string{"a", "b"}, func(id string) bool { return present[id] }); !r.Pass {
-		t.Fatal(r)
+	ack := func(ids ...string) []check.Write {
+		var out []check.Write
+		for _, id := range ids {
+			out = append(out, check.Write{ID: id, Outcome: history.OK})
+		}
+		return out
 	}
-	r := check.NoLoss([]string{"a", "b", "c"}, func(id string) bool { return present[id] })
-	if r.Pass || !strings.Contains(r.Message, "1 of 3 acknowledged writes are lost: c") {
-		t.Fatalf("a lost write passed: %s", r)
+	store := map[string]int{"a": 1, "b": 1, "twice": 2, "maybe": 1}
+	found := func(id string) int { return store[id] }
+	cases := []struct {
+		name   string
+		writes []check.Write
+		pass   bool
+		want   string
+	}{
+		{"all present", ack("a", "b"), true, "all 2 acknowledged writes are present, each once"},
+		{"lost", ack("a", "b", "c"), false, "1 of 3 acknowledged writes are lost: c"},
+		{"duplicated", ack("a", "twice"), false, "1 writes are duplicated: twice"},
+		{"unknown but present is allowed and counted", append(ack("a"), check.Write{ID: "maybe", Outcome: history.Unknown}, check.Write{ID: "gone", Outcome: history.Cancelled}), true, "1 of 2 writes with no definite outcome are present"},
+		{"failed but present", append(ack("a"), check.Write{ID: "b", Outcome: history.Failed}), false, "1 writes reported failed are present: b"},
+		{"nothing acknowledged proves nothing", []check.Write{{ID: "maybe", Outcome: history.Unknown}}, false, "no write was acknowledged"},
 	}
-	if r := check.NoLoss(nil, func(string) bool { return true }); r.Pass {
-		t.Fatal("nothing acknowledged passed")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := check.NoLoss(tc.writes, found)
+			if r.Pass != tc.pass || !strings.Contains(r.Message, tc.want) {
+				t.Fatalf("got pass=%t %q; want pass=%t and %q", r.Pass, r.Message, tc.pass, tc.want)
+			}
+		})
+	}
+	ops := []history.Op{
+		{Route: "put", Outcome: history.OK, Input: map[string]string{"key": "a"}},
+		{Route: "get", Outcome: history.OK},
+		{Route: "put", Outcome: history.Unknown, Input: map[string]string{"key": "maybe"}},
+	}
+	ws := check.WritesOf(ops, func(op history.Op) string { return op.Input["key"] })
+	if r := check.NoLoss(ws, found); !r.Pass || len(ws) != 2 {
+		t.Fatalf("writes read from the history %v: %s", ws, r)
+	}
+}
+
+func TestFailoverSaysWhenServedByIsMissing(t *testing.T) {
+	var ops []history.Op
+	for at := time.Duration(0); at < 3*time.Second; at += 10 * ms {
+		ops = append(ops, op(at, 5*ms, 200, "")) // a client that cannot tell who served it
+	}
+	sel := check.Selection{Window: check.Window{Name: "during kill a-1", From: time.Second, To: 3 * time.Second}}
+	r := check.Failover(hist(ops...), sel, "a-1", time.Second)
+	if r.Pass || !strings.Contains(r.Message, "says which instance served it (ServedBy is empty)") || strings.Contains(r.Message, "sibling(s)") {
+		t.Fatalf("failover with no ServedBy: %s", r)
+	}
+	if v, _ := r.Figure("siblings"); v != 0 {
+		t.Fatalf("siblings = %v: nobody was counted as a sibling", v)
+	}
+	h := hist(ops...)
+	h.Record(history.Event{At: 1100 * ms, Kind: history.Restart, Target: "a-1"})
+	if r := check.SelfHealing(h, "a-1", time.Second, 0); !strings.Contains(r.Message, "ServedBy is empty") {
+		t.Fatalf("self-healing with no ServedBy: %s", r)
+	}
+}
+
+// counter is a user's own porcupine model, as a test of a system that is no kv store
+// would bring: adds to one counter and reads of it.
+type counterIn struct {
+	add  bool
+	n    int
+	read int
+}
+
+var counter = check.Model{
+	Name: "counter",
+	Porcupine: porcupine.Model{
+		Init: func() any { return 0 },
+		Step: func(state, input, output any) (bool, any) {
+			s, in := state.(int), input.(counterIn)
+			if in.add {
+				return true, s + in.n
+			}
+			return output == nil || output.(int) == s, s
+		},
+		DescribeOperation: func(input, output any) string {
+			if in := input.(counterIn); in.add {
+				return fmt.Sprintf("add(%d)", in.n)
+			}
+			return fmt.Sprintf("read() -> %v", output)
+		},
+	},
+	Op: func(op history.Op) (any, any, bool) {
+		switch op.Route {
+		case "add":
+			n, _ := strconv.Atoi(op.Input["n"])
+			return counterIn{add: true, n: n}, nil, true
+		case "read":
+			if op.Outcome != history.OK {
+				return counterIn{}, nil, true // any value
+			}
+			v, _ := strconv.Atoi(op.Output["value"])
+			return counterIn{}, v, true
+		}
+		return nil, nil, false
+	},
+}
+
+func counterOp(route string, start, end time.Duration, in, out string) history.Op {
+	o := history.Op{Route: route, Start: start, Intended: start, End: end, Outcome: history.OK}
+	if in != "" {
+		o.Input = map[string]string{"n": in}
+	}
+	if out != "" {
+		o.Output = map[string]string{"value": out}
+	}
+	return o
+}
+
+func TestLinearizableTakesTheUsersModel(t *testing.T) {
+	all := check.Selection{Window: check.Window{Name: "w", To: time.Hour}}
+	good := hist(counterOp("add", 0, 10, "2", ""), counterOp("add", 5, 15, "3", ""), counterOp("read", 20, 30, "", "5"))
+	if r := check.LinearizableModel(good, all, counter, 10*time.Second); !r.Pass || !strings.Contains(r.Message, "3 counter operations") || len(r.Artifacts) != 0 {
+		t.Fatalf("a linearizable counter: %s (%d artifacts)", r, len(r.Artifacts))
+	}
+	bad := hist(counterOp("add", 0, 10, "2", ""), counterOp("read", 20, 30, "", "7"), counterOp("ping", 20, 30, "", ""))
+	bad.Record(history.Event{At: 12, Kind: history.FaultInject, Fault: "kill c-1"})
+	r := check.LinearizableModel(bad, all, counter, 10*time.Second)
+	if r.Pass || !strings.Contains(r.Message, "2 counter operations are NOT linearizable") {
+		t.Fatalf("a read of 7 after adding 2: %s", r)
+	}
+	if len(r.Artifacts) != 1 || r.Artifacts[0].Type != "text/html" {
+		t.Fatalf("artifacts %+v, want porcupine's visualisation", r.Artifacts)
+	}
+	page := string(r.Artifacts[0].Data)
+	// The page carries its data as JSON, where > is \u003e.
+	for _, want := range []string{"<html", `read() -\u003e 7`, "add(2)", "kill c-1"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the visualisation lacks %q", want)
+		}
 	}
 }
 
@@ -236,7 +389,34 @@ func TestEveryCheckCanGoRed(t *testing.T) {
 	rd := map[string]string{"op": "read", "key": "x"}
 	linear := hist(kv(0, 10, w1, nil, 200), kv(20, 30, rd, map[string]string{"value": "1"}, 200))
 	stale := hist(kv(0, 10, w1, nil, 200), kv(20, 30, w2, nil, 200), kv(40, 50, rd, map[string]string{"value": "1"}, 200))
-	present := func(id string) bool { return id != "lost" }
+	found := func(id string) int {
+		switch id {
+		case "lost":
+			return 0
+		case "twice":
+			return 2
+		}
+		return 1
+	}
+	acked := func(ids ...string) []check.Write {
+		var out []check.Write
+		for _, id := range ids {
+			out = append(out, check.Write{ID: id, Outcome: history.OK})
+		}
+		return out
+	}
+	// A client that cannot tell who served it, through the same fault.
+	var unnamedOps []history.Op
+	for _, o := range faulted {
+		o.ServedBy = ""
+		unnamedOps = append(unnamedOps, o)
+	}
+	unnamed := hist(unnamedOps...)
+	// A stop that cancels what is in flight is not the system failing.
+	stopped := hist(append(steady(0, 3*time.Second, 200), history.Op{Intended: 2 * time.Second, End: 2 * time.Second, Outcome: history.Cancelled})...)
+	counterAll := check.Selection{Window: check.Window{To: time.Hour}}
+	counterOK := hist(counterOp("add", 0, 10, "2", ""), counterOp("read", 20, 30, "", "2"))
+	counterBad := hist(counterOp("add", 0, 10, "2", ""), counterOp("read", 20, 30, "", "3"))
 	holds := check.Probe{Name: "holds", Run: func(context.Context) error { return nil }}
 	breaks := check.Probe{Name: "breaks", Run: func(context.Context) error { return errors.New("down") }}
 
@@ -253,11 +433,17 @@ func TestEveryCheckCanGoRed(t *testing.T) {
 		{"time to detect: bounded", check.Detect(hf, kill, 10*ms), check.Detect(hf, kill, 2*ms), "bound felt by clients, first failure ≤ 2ms"},
 		{"failover", check.Failover(hf, kill, "a-1", time.Second), check.Failover(down, kill, "a-1", time.Second), "no operation was served by a sibling"},
 		{"failover: bounded", check.Failover(hf, kill, "a-1", time.Second), check.Failover(hf, kill, "a-1", 100*ms), "bound ≤ 100ms"},
+		{"failover: needs ServedBy", check.Failover(hf, kill, "a-1", time.Second), check.Failover(unnamed, kill, "a-1", time.Second), "ServedBy is empty"},
+		{"availability: cancelled ops count neither way", check.Availability(stopped, all, 1), check.Availability(down, all, 0.99), "misses"},
 		{"time to recover", check.Recover(hf, kill, 0.99, 500*ms, 0), check.Recover(down, kill, 0.99, 500*ms, 0), "not recovered"},
 		{"time to recover: bounded", check.Recover(hf, kill, 0.99, 500*ms, time.Second), check.Recover(hf, kill, 0.99, 500*ms, 100*ms), "bound ≤ 100ms"},
 		{"linearizability", check.Linearizable(linear, check.Selection{Window: check.Window{To: time.Hour}}, 10*time.Second),
 			check.Linearizable(stale, check.Selection{Window: check.Window{To: time.Hour}}, 10*time.Second), "NOT linearizable"},
-		{"no acknowledged write lost", check.NoLoss([]string{"a", "b"}, present), check.NoLoss([]string{"a", "lost"}, present), "1 of 2"},
+		{"linearizability: the user's model", check.LinearizableModel(counterOK, counterAll, counter, 10*time.Second),
+			check.LinearizableModel(counterBad, counterAll, counter, 10*time.Second), "NOT linearizable"},
+		{"no acknowledged write lost", check.NoLoss(acked("a", "b"), found), check.NoLoss(acked("a", "lost"), found), "1 of 2"},
+		{"no write duplicated", check.NoLoss(acked("a", "b"), found), check.NoLoss(acked("a", "twice"), found), "duplicated: twice"},
+		{"no failed write present", check.NoLoss(acked("a", "b"), found), check.NoLoss(append(acked("a"), check.Write{ID: "b", Outcome: history.Failed}), found), "reported failed are present: b"},
 		{"steady state", check.Hypothesis{Name: "h", Probes: []check.Probe{holds}}.Verify(context.Background(), "after"),
 			check.Hypothesis{Name: "h", Probes: []check.Probe{holds, breaks}}.Verify(context.Background(), "after"), "breaks: down"},
 	}

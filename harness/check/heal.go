@@ -66,9 +66,10 @@ func Healing(h *history.History, from time.Duration, faults ...string) Result {
 // measured from its kill at killedAt: time_to_restart to the supervisor's restart of
 // it (the first history.Restart event for it at or after the kill), time_to_register
 // to registeredAt (when it was seen registering with the registry again, on the run's
-// clock; 0 when it was not seen), and time_to_serve to the end of the first operation it served
-// (ServedBy, check.OK) that started after its restart. These say how self-healing went;
-// the bounds on it are other checks' (a time to rejoin, availability meanwhile), so the
+// clock; 0 when it was not seen), and time_to_serve to the end of the first operation
+// it served (ServedBy, check.OK) that started after its restart; when no operation
+// records ServedBy it says that it cannot tell. These say how self-healing went; the
+// bounds on it are other checks' (a time to rejoin, availability meanwhile), so the
 // result is informative.
 func SelfHealing(h *history.History, instance string, killedAt, registeredAt time.Duration) Result {
 	r := Result{Check: "self-healing of " + instance, Informative: true,
@@ -95,8 +96,9 @@ func SelfHealing(h *history.History, instance string, killedAt, registeredAt tim
 	} else {
 		parts = append(parts, "not seen registering again")
 	}
-	first := time.Duration(-1)
+	first, named := time.Duration(-1), false
 	for _, op := range h.Ops() {
+		named = named || op.ServedBy != ""
 		if op.ServedBy == instance && op.Start >= restartAt && OK(op) && (first < 0 || op.End < first) {
 			first = op.End
 		}
@@ -105,6 +107,8 @@ func SelfHealing(h *history.History, instance string, killedAt, registeredAt tim
 		r.Figures = append(r.Figures, Figure{Name: "time_to_serve", Value: msf(first - killedAt), Unit: "ms"})
 		parts = append(parts, "served its first request "+ms(first-killedAt))
 		r.Window.To = max(r.Window.To, first)
+	} else if !named {
+		parts = append(parts, "whether it served again is unknown: no operation says which instance served it (ServedBy is empty)")
 	} else {
 		parts = append(parts, "served nothing since")
 	}

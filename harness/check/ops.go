@@ -40,52 +40,34 @@ func matchRoute(route string, patterns []string) bool {
 	return false
 }
 
-// OK tells whether an operation counts as served: an answer below 500 other than 429.
-// A 4xx is the caller's problem (a 409 for insufficient funds is a correct answer); a
-// 429 is load shed, a 5xx or no answer is the system failing.
-func OK(op history.Op) bool {
-	return op.Err == "" && op.Status > 0 && op.Status < 500 && op.Status != 429
-}
+// OK tells whether an operation counts as served: its outcome is history.OK. What is
+// served is the client's call (the HTTP load counts a 4xx as served and a 429 or 5xx as
+// not; see load.HTTPOutcome); checkers read only the outcome.
+func OK(op history.Op) bool { return op.Outcome == history.OK }
 
-// Class names an operation's outcome for error tables: "ok", "5xx:503", "429",
-// "timeout", "refused", "reset", "eof" or "error".
+// Counted tells whether an operation counts for or against a system: every outcome but
+// history.Cancelled, which the run's own stop cut short.
+func Counted(op history.Op) bool { return op.Outcome != history.Cancelled }
+
+// Failed tells whether an operation counts as a failure: counted and not served
+// (failed or unknown).
+func Failed(op history.Op) bool { return Counted(op) && !OK(op) }
+
+// Class names an operation's outcome for error tables: "ok" when served, else the
+// class its client gave ("5xx:503", "429", "timeout", "nack"), else what its error
+// text says (history.ErrorClass), else its outcome ("unknown", "failed", "cancelled").
 func Class(op history.Op) string {
-	if op.Err == "" && op.Status > 0 {
-		switch {
-		case op.Status == 429:
-			return "429"
-		case op.Status >= 500:
-			return "5xx:" + itoa(op.Status)
-		default:
-			return "ok"
-		}
-	}
-	e := strings.ToLower(op.Err)
 	switch {
-	case strings.Contains(e, "timeout") || strings.Contains(e, "deadline"):
-		return "timeout"
-	case strings.Contains(e, "refused"):
-		return "refused"
-	case strings.Contains(e, "reset"):
-		return "reset"
-	case strings.Contains(e, "eof"):
-		return "eof"
+	case OK(op):
+		return "ok"
+	case op.Class != "":
+		return op.Class
+	case op.Err != "":
+		return history.ErrorClass(op.Err)
+	case op.Outcome == "":
+		return "unknown"
 	}
-	return "error"
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
+	return string(op.Outcome)
 }
 
 // latency is how long an operation took from its intended start: what its caller

@@ -64,6 +64,23 @@ type Result struct {
 	Figures []Figure `json:"figures"`
 	// Message says what was measured, against what, in which window.
 	Message string `json:"message"`
+	// Artifacts keep what makes a failed check debuggable, such as porcupine's
+	// visualisation of a history that is not linearizable; the report saves and links
+	// them next to the scenario.
+	Artifacts []Artifact `json:"artifacts,omitempty"`
+}
+
+// Artifact is a file a check leaves for people to debug it with.
+type Artifact struct {
+	// Name says what it is ("porcupine visualisation").
+	Name string `json:"name"`
+	// File is its file name: before it is saved, the name it asks for
+	// ("linearizability.html"); once saved, its path relative to the report's directory.
+	File string `json:"file"`
+	// Type is its media type ("text/html").
+	Type string `json:"type,omitempty"`
+	// Data is its content until the report saves it; it never goes into JSON.
+	Data []byte `json:"-"`
 }
 
 // Figure returns the value of the named figure and whether it is there.

@@ -20,7 +20,7 @@ func Detect(h *history.History, sel Selection, within time.Duration) Result {
 		r.Bound += ", first failure ≤ " + ms(within)
 	}
 	for _, op := range Select(h, sel) {
-		if !OK(op) {
+		if Failed(op) {
 			d := op.End - sel.Window.From
 			r.Figures = []Figure{{Name: "detected", Value: 1}, {Name: "time_to_detect", Value: msf(d), Unit: "ms"}}
 			r.Pass = within == 0 || d <= within
@@ -36,19 +36,32 @@ func Detect(h *history.History, sel Selection, within time.Duration) Result {
 // Failover measures the time to fail over from the lost instance victim: from
 // sel.Window.From until the end of the last operation in sel that failed or was served
 // by the victim. It passes when, after that moment, traffic flowed and only siblings
-// served it, and the time is at most within (zero: no bound).
+// served it, and the time is at most within (zero: no bound). It needs to know who
+// served what (history.Op.ServedBy): when no served operation in sel says, it fails
+// and says so, rather than take the silence for a sibling.
 func Failover(h *history.History, sel Selection, victim string, within time.Duration) Result {
 	ops := Select(h, sel)
 	var last time.Duration = -1
+	served, known := 0, 0
 	for _, op := range ops {
-		if !OK(op) || op.ServedBy == victim {
+		if Failed(op) || op.ServedBy == victim {
 			last = max(last, op.End)
 		}
+		if OK(op) {
+			served++
+			if op.ServedBy != "" {
+				known++
+			}
+		}
 	}
-	after, siblings := 0, map[string]bool{}
+	after, unnamed, siblings := 0, 0, map[string]bool{}
 	for _, op := range ops {
 		if op.Intended > last && OK(op) {
 			after++
+			if op.ServedBy == "" {
+				unnamed++
+				continue
+			}
 			siblings[op.ServedBy] = true
 		}
 	}
@@ -62,11 +75,18 @@ func Failover(h *history.History, sel Selection, victim string, within time.Dura
 		r.Bound = "≤ " + ms(within)
 	}
 	switch {
+	case served > 0 && known == 0:
+		r.Message = fmt.Sprintf("failover from %s: none of the %d served operations in %s says which instance served it (ServedBy is empty): failover cannot be told apart from the victim answering; record ServedBy in the load", victim, served, sel.Window)
+	case after > 0 && len(siblings) == 0:
+		r.Message = fmt.Sprintf("failover from %s: none of the %d operations served after the last failure in %s says which instance served it (ServedBy is empty)", victim, after, sel.Window)
 	case after == 0:
 		r.Message = fmt.Sprintf("failover from %s: no operation was served by a sibling after the last failure in %s", victim, sel.Window)
 	default:
 		r.Pass = within == 0 || d <= within
 		r.Message = fmt.Sprintf("failover from %s took %s (bound %s); then %d ops served by %d sibling(s) in %s", victim, ms(d), orNone(r.Bound), after, len(siblings), sel.Window)
+		if unnamed > 0 {
+			r.Message += fmt.Sprintf(", %d of them not saying by which instance", unnamed)
+		}
 	}
 	return r
 }
@@ -102,7 +122,7 @@ func Recover(h *history.History, sel Selection, slo float64, w, within time.Dura
 	for t := sel.Window.From; t+w <= end+step; t += step {
 		total, ok := 0, 0
 		for _, op := range ops {
-			if op.Intended >= t && op.Intended < t+w {
+			if op.Intended >= t && op.Intended < t+w && Counted(op) {
 				total++
 				if OK(op) {
 					ok++

@@ -2,6 +2,7 @@ package history
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -39,22 +40,47 @@ type Event struct {
 	Err string `json:"error,omitempty"`
 }
 
-// Op is one operation the load sent.
+// Outcome is how an operation ended, as its client saw it.
+type Outcome string
+
+// The outcomes an operation can have.
+const (
+	// OK: the system served it (its answer may still be a refusal the caller asked
+	// for, such as "insufficient funds": the system did its job).
+	OK Outcome = "ok"
+	// Failed: the system did not serve it, and it definitely did not take effect (the
+	// request was refused before it reached anything, or shed).
+	Failed Outcome = "failed"
+	// Unknown: no definite answer (a timeout, a dropped connection, an error from a
+	// proxy in front): it may or may not have taken effect. Not served, so it counts
+	// against availability; a model checker may place it anywhere after its call.
+	Unknown Outcome = "unknown"
+	// Cancelled: the run's own stop (Stop, the end of its duration, its context)
+	// cut it short. It is recorded but never counted as served or failed; like an
+	// unknown one, it may or may not have taken effect.
+	Cancelled Outcome = "cancelled"
+)
+
+// Op is one operation the load sent. Its fields name no protocol: a client maps what
+// it saw (an HTTP status, an ack, a driver's error) onto Outcome and Class.
 type Op struct {
 	// Intended is when the operation should have started (open model), since run start.
 	Intended time.Duration `json:"intended_ns"`
 	// Start and End are when it really started and ended, since run start.
 	Start time.Duration `json:"start_ns"`
 	End   time.Duration `json:"end_ns"`
-	// Route names the operation's kind ("GET /api/accounts/v1/accounts/{id}").
+	// Route names the operation's kind ("GET /api/accounts/v1/accounts/{id}", "publish").
 	Route string `json:"route"`
-	// Status is the HTTP status, or 0 when no answer came.
-	Status int `json:"status"`
-	// Err is the transport error text, if any.
+	// Outcome is how it ended: ok, failed, unknown or cancelled.
+	Outcome Outcome `json:"outcome"`
+	// Class refines the outcome for error tables, in the client's own terms ("5xx:502",
+	// "429", "timeout", "nack"); empty when there is nothing to add.
+	Class string `json:"class,omitempty"`
+	// Err is the client's error text, if any.
 	Err string `json:"error,omitempty"`
-	// ServedBy is the X-Served-By header of the answer.
+	// ServedBy is the instance that served it, when the client knows; empty otherwise.
 	ServedBy string `json:"served_by,omitempty"`
-	// Attempts is the X-Attempts header of the answer.
+	// Attempts is how many tries the operation took, when the client knows (0: not known).
 	Attempts int `json:"attempts,omitempty"`
 	// Input and Output carry an operation's arguments and result for model checkers.
 	Input  map[string]string `json:"input,omitempty"`
@@ -114,4 +140,22 @@ func (h *History) Ops() []Op {
 	h.mu.Unlock()
 	slices.SortStableFunc(out, func(a, b Op) int { return int(a.Start - b.Start) })
 	return out
+}
+
+// ErrorClass names a client's error text for error tables, in words every network
+// client shares: "timeout", "refused", "reset", "eof", or "error" for anything else.
+// Clients and the loads use it to fill in Op.Class when they have nothing better.
+func ErrorClass(text string) string {
+	e := strings.ToLower(text)
+	switch {
+	case strings.Contains(e, "timeout") || strings.Contains(e, "deadline"):
+		return "timeout"
+	case strings.Contains(e, "refused"):
+		return "refused"
+	case strings.Contains(e, "reset"):
+		return "reset"
+	case strings.Contains(e, "eof"):
+		return "eof"
+	}
+	return "error"
 }

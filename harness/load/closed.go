@@ -11,23 +11,24 @@ import (
 	"github.com/faultline/faultline/harness/history"
 )
 
-// OpFunc runs one operation and fills in what it did: its route, status or error, and
-// for model checkers its input and output. The runner stamps the times.
-type OpFunc func(ctx context.Context, worker int, rng *rand.Rand) history.Op
-
 // Closed is a closed-model load: Workers workers, each running one operation after the
-// other until Duration elapses or MaxOps operations have run.
+// other until Duration elapses or MaxOps operations have run. Each operation's intended
+// start is its actual start: a worker waits for its previous operation, as a client
+// that holds one connection does.
 type Closed struct {
 	// Name names the load.
 	Name string
 	// Workers is the number of concurrent workers.
 	Workers int
-	// Duration bounds the load in time.
+	// Duration bounds the load in time; operations in flight at its end are cut short
+	// and recorded as cancelled.
 	Duration time.Duration
 	// MaxOps bounds it in count (0: no bound but Duration).
 	MaxOps int
-	// Op runs one operation.
+	// Op runs one operation. Give Op or Ops, not both.
 	Op OpFunc
+	// Ops is a mix of operations, each drawn by weight from the worker's seeded rand.
+	Ops []Operation
 	// Seed seeds each worker's rand (with the worker's number).
 	Seed uint64
 	// Think is a pause between one worker's operations (default none).
@@ -45,12 +46,25 @@ func StartClosed(ctx context.Context, h *history.History, c Closed) (*Run, error
 	if c.MaxOps < 0 {
 		return nil, fmt.Errorf("load %q: max ops %d is negative: use 0 for no bound but the duration", c.Name, c.MaxOps)
 	}
-	if c.Op == nil {
+	ops := c.Ops
+	switch {
+	case c.Op == nil && len(c.Ops) == 0:
 		return nil, fmt.Errorf("load %q: op is nil: give the function that runs one operation", c.Name)
+	case c.Op != nil && len(c.Ops) > 0:
+		return nil, fmt.Errorf("load %q: both op and ops are set: give one", c.Name)
+	case c.Op != nil:
+		ops = []Operation{{Do: c.Op}}
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.Duration)
-	run := &Run{done: make(chan struct{}), stop: cancel}
-	var issued, sent, ok atomic.Int64
+	m, err := newMix(c.Name, ops)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	rec := newRecorder(h, ctx)
+	stop := func() { rec.markStop(); cancel() }
+	run := &Run{done: make(chan struct{}), stop: stop}
+	ends := time.AfterFunc(c.Duration, stop)
+	var issued atomic.Int64
 	began := time.Now()
 	var wg sync.WaitGroup
 	for w := 0; w < c.Workers; w++ {
@@ -62,15 +76,10 @@ func StartClosed(ctx context.Context, h *history.History, c Closed) (*Run, error
 				if c.MaxOps > 0 && issued.Add(1) > int64(c.MaxOps) {
 					return
 				}
+				kind := m.pick(rng)
 				start := time.Now()
-				op := c.Op(ctx, w, rng)
-				end := time.Now()
-				op.Intended, op.Start, op.End = h.Since(start), h.Since(start), h.Since(end)
-				h.Add(op)
-				sent.Add(1)
-				if op.Status >= 200 && op.Status < 300 {
-					ok.Add(1)
-				}
+				op := kind.Do(ctx, w, rng)
+				rec.record(op, kind.Route, start, start, time.Now(), ctx)
 				if c.Think > 0 {
 					select {
 					case <-ctx.Done():
@@ -82,10 +91,11 @@ func StartClosed(ctx context.Context, h *history.History, c Closed) (*Run, error
 	}
 	go func() {
 		wg.Wait()
-		cancel()
+		ends.Stop()
 		run.mu.Lock()
-		run.summary = Summary{Sent: int(sent.Load()), OK: int(ok.Load()), Elapsed: time.Since(began)}
+		run.summary = rec.summary(time.Since(began))
 		run.mu.Unlock()
+		cancel()
 		close(run.done)
 	}()
 	return run, nil

@@ -1,18 +1,16 @@
 package load
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/faultline/faultline/harness/history"
 )
@@ -35,7 +33,9 @@ type Request struct {
 	Weight int
 }
 
-// Open is an open-model load: requests arrive at a fixed rate for a fixed time.
+// Open is an open-model HTTP load: requests arrive at a fixed rate for a fixed time.
+// It is one use of OpenOps: the same pacing, mix and recording, with each kind of
+// request an operation.
 type Open struct {
 	// Name names the load in the history ("accounts").
 	Name string
@@ -79,41 +79,9 @@ func (o Open) validate() error {
 	return nil
 }
 
-// Run is a load in flight.
-type Run struct {
-	done    chan struct{}
-	stop    func()
-	mu      sync.Mutex
-	summary Summary
-	err     error
-}
-
-// Summary counts what a load sent.
-type Summary struct {
-	// Sent is the number of operations recorded.
-	Sent int
-	// OK is the number answered 2xx.
-	OK int
-	// Elapsed is the load's wall time.
-	Elapsed time.Duration
-}
-
-// Wait blocks until the load ends (its duration elapsed, Stop, or ctx ended) and returns
-// its summary.
-func (r *Run) Wait() (Summary, error) {
-	<-r.done
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.summary, r.err
-}
-
-// Stop ends the load early; Wait still returns what was recorded.
-func (r *Run) Stop() { r.stop() }
-
-// Done is closed when the load has ended.
-func (r *Run) Done() <-chan struct{} { return r.done }
-
-// StartOpen starts an open-model load in the background, recording each operation in h.
+// StartOpen starts an open-model HTTP load in the background, recording each request
+// in h: it is StartOpenOps with one operation per kind of request, whose answers are
+// mapped onto outcomes by HTTPOutcome.
 func StartOpen(ctx context.Context, h *history.History, o Open) (*Run, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -121,94 +89,23 @@ func StartOpen(ctx context.Context, h *history.History, o Open) (*Run, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Second
 	}
-	interval := time.Second / time.Duration(o.Rate)
-	rng := rand.New(rand.NewPCG(o.Seed, 0x6c6f6164))
-	var mu sync.Mutex
-	total := 0
-	for _, r := range o.Requests {
-		total += max(r.Weight, 0)
-		if r.Weight == 0 {
-			total++
-		}
+	dialer := &net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		DialContext:         dialer.DialContext,
+		MaxIdleConns:        MaxWorkers,
+		MaxIdleConnsPerHost: MaxWorkers,
+		IdleConnTimeout:     90 * time.Second,
 	}
-	var n uint64
-	targeter := func(t *vegeta.Target) error {
-		mu.Lock()
-		pick := rng.IntN(total)
-		draw := rng.Uint32()
-		seq := n
-		n++
-		mu.Unlock()
-		var req Request
-		for _, r := range o.Requests {
-			w := r.Weight
-			if w == 0 {
-				w = 1
-			}
-			if pick < w {
-				req = r
-				break
-			}
-			pick -= w
-		}
-		repl := replacer(seq, draw)
-		t.Method = req.Method
-		if t.Method == "" {
-			t.Method = http.MethodGet
-		}
-		// The route travels in the URL's fragment, which never goes on the wire, so that
-		// each result can be told apart without a header on the request.
-		t.URL = strings.TrimRight(o.Base, "/") + repl.Replace(req.Path) + "#" + req.Route
-		if req.Body != "" {
-			t.Body = []byte(repl.Replace(req.Body))
-		}
-		t.Header = http.Header{}
-		for k, v := range o.Header {
-			t.Header[k] = v
-		}
-		for k, v := range req.Header {
-			t.Header[k] = v
-		}
-		if len(t.Body) > 0 && t.Header.Get("Content-Type") == "" {
-			t.Header.Set("Content-Type", "application/json")
-		}
-		return nil
+	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	ops := make([]Operation, len(o.Requests))
+	for i, req := range o.Requests {
+		ops[i] = Operation{Route: req.Route, Weight: req.Weight, Do: o.do(client, req)}
 	}
-	atk := vegeta.NewAttacker(
-		vegeta.Timeout(o.Timeout),
-		vegeta.Workers(8),
-		vegeta.MaxWorkers(MaxWorkers),
-		vegeta.KeepAlive(true),
-		vegeta.Redirects(vegeta.NoFollow),
-		vegeta.MaxBody(64<<10),
-	)
-	run := &Run{done: make(chan struct{}), stop: func() { atk.Stop() }}
-	began := time.Now()
-	results := atk.Attack(vegeta.Targeter(targeter), vegeta.Rate{Freq: o.Rate, Per: time.Second}, o.Duration, o.Name)
-	go func() {
-		select {
-		case <-ctx.Done():
-			atk.Stop()
-		case <-run.done:
-		}
-	}()
-	go func() {
-		defer close(run.done)
-		var sum Summary
-		for res := range results {
-			op := fromResult(h, res, began, interval)
-			h.Add(op)
-			sum.Sent++
-			if op.Status >= 200 && op.Status < 300 {
-				sum.OK++
-			}
-		}
-		sum.Elapsed = time.Since(began)
-		run.mu.Lock()
-		run.summary = sum
-		run.mu.Unlock()
-	}()
-	return run, nil
+	m, err := newMix(o.Name, ops)
+	if err != nil {
+		return nil, err
+	}
+	return startOpen(ctx, h, OpenOps{Name: o.Name, Rate: o.Rate, Duration: o.Duration, Ops: ops, Timeout: o.Timeout, Seed: o.Seed}, m, tr.CloseIdleConnections), nil
 }
 
 // RunOpen runs an open-model load to its end.
@@ -218,6 +115,46 @@ func RunOpen(ctx context.Context, h *history.History, o Open) (Summary, error) {
 		return Summary{}, err
 	}
 	return run.Wait()
+}
+
+// do is one kind of request as an operation: it fills in the placeholders from its
+// sequence number and its seeded rand, sends it, and maps the answer.
+func (o Open) do(client *http.Client, req Request) OpFunc {
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	base := strings.TrimRight(o.Base, "/")
+	return func(ctx context.Context, n int, rng *rand.Rand) history.Op {
+		repl := replacer(uint64(n), rng.Uint32())
+		var body io.Reader
+		if req.Body != "" {
+			body = strings.NewReader(repl.Replace(req.Body))
+		}
+		r, err := http.NewRequestWithContext(ctx, method, base+repl.Replace(req.Path), body)
+		if err != nil {
+			return history.Op{Outcome: history.Failed, Class: "error", Err: err.Error()}
+		}
+		for k, v := range o.Header {
+			r.Header[k] = v
+		}
+		for k, v := range req.Header {
+			r.Header[k] = v
+		}
+		if body != nil && r.Header.Get("Content-Type") == "" {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := client.Do(r)
+		if err != nil {
+			return HTTPOp(0, nil, nil, err)
+		}
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		if err != nil {
+			return HTTPOp(0, nil, nil, err) // the answer broke off: it may have taken effect
+		}
+		return HTTPOp(resp.StatusCode, resp.Header, b, nil)
+	}
 }
 
 var modRE = regexp.MustCompile(`\{r%([1-9][0-9]*)\}`)
@@ -240,28 +177,3 @@ func replacer(seq uint64, draw uint32) interface{ Replace(string) string } {
 type replaceFunc func(string) string
 
 func (f replaceFunc) Replace(s string) string { return f(s) }
-
-func fromResult(h *history.History, res *vegeta.Result, began time.Time, interval time.Duration) history.Op {
-	route := ""
-	if i := strings.LastIndexByte(res.URL, '#'); i >= 0 {
-		route = res.URL[i+1:]
-	}
-	op := history.Op{
-		Intended: h.Since(began.Add(time.Duration(res.Seq) * interval)),
-		Start:    h.Since(res.Timestamp),
-		End:      h.Since(res.Timestamp.Add(res.Latency)),
-		Route:    route,
-		Status:   int(res.Code),
-	}
-	if res.Code == 0 && res.Error != "" {
-		op.Err = res.Error
-	}
-	if res.Headers != nil {
-		op.ServedBy = res.Headers.Get("X-Served-By")
-		op.Attempts, _ = strconv.Atoi(res.Headers.Get("X-Attempts"))
-	}
-	if res.Code >= 400 && len(res.Body) > 0 {
-		op.Output = map[string]string{"body": string(bytes.TrimSpace(res.Body[:min(len(res.Body), 200)]))}
-	}
-	return op
-}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -69,7 +70,10 @@ func (c *Collector) Save(dir string) error {
 			return err
 		}
 	}
-	run := c.Run()
+	run, err := SaveArtifacts(dir, c.Run())
+	if err != nil {
+		return err
+	}
 	if run.Duration == 0 && !run.StartedAt.IsZero() {
 		run.Duration = time.Since(run.StartedAt)
 	}
@@ -96,6 +100,44 @@ func HistoryFile(name string) string { return "history-" + name + ".jsonl" }
 type record struct {
 	Op    *history.Op    `json:"op,omitempty"`
 	Event *history.Event `json:"event,omitempty"`
+}
+
+// savedRecord is a line as LoadHistory reads it: an operation may be one of an older
+// run, saved before operations had outcomes, with the HTTP status instead.
+type savedRecord struct {
+	Op    *savedOp       `json:"op,omitempty"`
+	Event *history.Event `json:"event,omitempty"`
+}
+
+type savedOp struct {
+	history.Op
+	// Status is what histories saved before outcomes hold: the HTTP status, 0 when no
+	// answer came.
+	Status int `json:"status"`
+}
+
+// op is the operation, with the outcome and class of an older run's line read from
+// its status and error as its HTTP load then judged them: served when answered below
+// 500 other than 429; 429 shed (failed); a 5xx or no answer unknown; classes "429",
+// "5xx:503", "4xx:409" or the error's (history.ErrorClass), as its report showed them.
+func (o savedOp) op() history.Op {
+	op := o.Op
+	if op.Outcome != "" {
+		return op
+	}
+	switch {
+	case op.Err != "" || o.Status <= 0:
+		op.Outcome, op.Class = history.Unknown, history.ErrorClass(op.Err)
+	case o.Status == 429:
+		op.Outcome, op.Class = history.Failed, "429"
+	case o.Status >= 500:
+		op.Outcome, op.Class = history.Unknown, "5xx:"+strconv.Itoa(o.Status)
+	case o.Status >= 400:
+		op.Outcome, op.Class = history.OK, "4xx:"+strconv.Itoa(o.Status)
+	default:
+		op.Outcome = history.OK
+	}
+	return op
 }
 
 // SaveHistory writes a history as JSON lines: one operation or event per line.
@@ -125,7 +167,9 @@ func SaveHistory(path string, h *history.History) error {
 	return f.Close()
 }
 
-// LoadHistory reads a history saved by SaveHistory, for checking or rendering again.
+// LoadHistory reads a history saved by SaveHistory, for checking or rendering again;
+// it also reads the histories of older runs, whose operations carry an HTTP status
+// instead of an outcome (see docs/report-schema.md).
 func LoadHistory(path string) (*history.History, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -136,13 +180,13 @@ func LoadHistory(path string) (*history.History, error) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for n := 1; sc.Scan(); n++ {
-		var r record
+		var r savedRecord
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			return nil, fmt.Errorf("load history %s: line %d: %w", path, n, err)
 		}
 		switch {
 		case r.Op != nil:
-			h.Add(*r.Op)
+			h.Add(r.Op.op())
 		case r.Event != nil:
 			h.Record(*r.Event)
 		default:

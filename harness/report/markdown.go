@@ -40,7 +40,13 @@ func WriteMarkdown(w io.Writer, run Run) error {
 			fmt.Fprintf(b, "- %s\n", mdLine(firstLine(s.Failure)))
 		}
 		for _, c := range failed {
-			fmt.Fprintf(b, "- **%s**: %s against bound %s — %s\n", c.Check, figuresText(c.Figures), orDash(c.Bound), mdLine(c.Message))
+			fmt.Fprintf(b, "- **%s**: %s against bound %s — %s", c.Check, figuresText(c.Figures), orDash(c.Bound), mdLine(c.Message))
+			for _, a := range c.Artifacts {
+				if a.File != "" {
+					fmt.Fprintf(b, " ([%s](%s))", mdLine(a.Name), a.File)
+				}
+			}
+			fmt.Fprintln(b)
 		}
 		if s.Replay != "" {
 			fmt.Fprintf(b, "\nReplay: `%s`\n", s.Replay)

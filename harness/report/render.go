@@ -22,10 +22,14 @@ const (
 	ScenariosFile = "scenarios.json"
 )
 
-// Render writes report.json, summary.md, index.html and junit.xml into dir: a thin
-// layer over the writers.
+// Render writes report.json, summary.md, index.html and junit.xml into dir, with the
+// checks' artifacts under dir/artifacts (SaveArtifacts): a thin layer over the writers.
 func Render(dir string, run Run, histories map[string]*history.History) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("render report: %w", err)
+	}
+	run, err := SaveArtifacts(dir, run)
+	if err != nil {
 		return fmt.Errorf("render report: %w", err)
 	}
 	files := []struct {
@@ -49,8 +53,8 @@ func Render(dir string, run Run, histories map[string]*history.History) error {
 	return nil
 }
 
-// Load reads back what a run saved in dir (scenarios.json and every history-*.jsonl),
-// to render its report again. Histories are keyed by name, as in HistoryFile(name).
+// Load reads back what a run saved in dir (scenarios.json, every history-*.jsonl and
+// the artifacts its checks link to), to render its report again. Histories are keyed by name, as in HistoryFile(name).
 func Load(dir string) (Run, map[string]*history.History, error) {
 	var run Run
 	b, err := os.ReadFile(filepath.Join(dir, ScenariosFile))
@@ -63,6 +67,7 @@ func Load(dir string) (Run, map[string]*history.History, error) {
 	if run.SchemaVersion > SchemaVersion {
 		return run, nil, fmt.Errorf("load report data: %s has schema_version %d; this faultline reads up to %d: upgrade it", ScenariosFile, run.SchemaVersion, SchemaVersion)
 	}
+	run = loadArtifacts(dir, run)
 	paths, err := filepath.Glob(filepath.Join(dir, HistoryFile("*")))
 	if err != nil {
 		return run, nil, fmt.Errorf("load report data: %w", err)

@@ -18,14 +18,14 @@ func sample() (report.Run, map[string]*history.History) {
 	h := history.New()
 	for i := range 2000 {
 		at := time.Duration(i) * 20 * time.Millisecond
-		op := history.Op{Intended: at, Start: at, End: at + 8*time.Millisecond, Route: "GET /api/accounts/v1/accounts/{id}", Status: 200, ServedBy: "accounts-2", Attempts: 1}
+		op := history.Op{Intended: at, Start: at, End: at + 8*time.Millisecond, Route: "GET /api/accounts/v1/accounts/{id}", Outcome: history.OK, ServedBy: "accounts-2", Attempts: 1}
 		switch {
 		case at >= 5*time.Second && at < 6500*time.Millisecond && i%4 == 0:
-			op.Status, op.End = 503, at+120*time.Millisecond
+			op.Outcome, op.Class, op.End = history.Unknown, "5xx:503", at+120*time.Millisecond
 		case at >= 8*time.Second && at < 9500*time.Millisecond && i%4 == 0:
-			op.Status, op.End = 503, at+50*time.Millisecond
+			op.Outcome, op.Class, op.End = history.Unknown, "5xx:503", at+50*time.Millisecond
 		case at >= 25*time.Second && at < 32*time.Second && i%5 == 0:
-			op.Status, op.Err, op.End = 0, "dial tcp: connection refused", at+300*time.Millisecond
+			op.Outcome, op.Class, op.Err, op.End = history.Failed, "refused", "dial tcp: connection refused", at+300*time.Millisecond
 		case at >= 25*time.Second && at < 33*time.Second:
 			op.End = at + 90*time.Millisecond
 		}

@@ -12,7 +12,8 @@ import (
 type Second struct {
 	// At is the second's start, relative to the window's start.
 	At time.Duration
-	// Ops counts the operations intended to start in it; OK those that were served.
+	// Ops counts the operations intended to start in it, but those the run's own stop
+	// cancelled (check.Counted); OK those that were served.
 	Ops, OK int
 	// ErrorRate is the share of Ops not served (check.OK), 0..1.
 	ErrorRate float64
@@ -36,7 +37,7 @@ func Timeline(h *history.History, w check.Window) []Second {
 	}
 	for _, op := range check.Select(h, check.Selection{Window: w}) {
 		i := int((op.Intended - w.From) / time.Second)
-		if i < 0 || i >= n {
+		if i < 0 || i >= n || !check.Counted(op) {
 			continue
 		}
 		out[i].Ops++

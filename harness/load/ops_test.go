@@ -1,0 +1,222 @@
+package load_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/harness/load"
+)
+
+// TestOpenOpsPacesAFunction drives an operation that is no HTTP call at all, half of
+// them slow, and finds the same pacing, intended starts and seeded mix as the HTTP load.
+func TestOpenOpsPacesAFunction(t *testing.T) {
+	var published atomic.Int64
+	publish := func(ctx context.Context, n int, rng *rand.Rand) history.Op {
+		published.Add(1)
+		return history.Op{ServedBy: "broker-1", Input: map[string]string{"msg": "m"}}
+	}
+	slow := func(ctx context.Context, n int, rng *rand.Rand) history.Op {
+		time.Sleep(300 * time.Millisecond)
+		return history.Op{}
+	}
+	h := history.New()
+	sum, err := load.RunOpenOps(context.Background(), h, load.OpenOps{
+		Name: "broker", Rate: 100, Duration: time.Second, Seed: 1,
+		Ops: []load.Operation{{Route: "publish", Do: publish}, {Route: "consume", Do: slow}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := h.Ops()
+	if sum.Sent < 90 || sum.Sent > 110 || len(ops) != sum.Sent || sum.OK != sum.Sent {
+		t.Fatalf("sent %d (ok %d, recorded %d), want about 100, all ok", sum.Sent, sum.OK, len(ops))
+	}
+	routes := map[string]int{}
+	for _, op := range ops {
+		routes[op.Route]++
+		if op.Outcome != history.OK || op.End < op.Start || op.Start < op.Intended-50*time.Millisecond {
+			t.Fatalf("op %+v: not ok, or times out of order", op)
+		}
+		if op.Route == "consume" && op.End-op.Intended < 300*time.Millisecond {
+			t.Fatalf("a slow op took %s from its intended start", op.End-op.Intended)
+		}
+	}
+	if routes["publish"] < 20 || routes["consume"] < 20 || int(published.Load()) != routes["publish"] {
+		t.Fatalf("mix %v (published %d) is not drawn from both kinds", routes, published.Load())
+	}
+	if last := ops[len(ops)-1]; last.Intended < 800*time.Millisecond || last.Intended > 1200*time.Millisecond {
+		t.Fatalf("last intended start %s, want about 1 s: slow ops held the pace back", last.Intended)
+	}
+}
+
+// TestOutcomesAreSettled shows how a function's record ends up in the history: its
+// own outcome and class kept, an error alone unknown, a timeout unknown of class
+// "timeout", and the route filled in.
+func TestOutcomesAreSettled(t *testing.T) {
+	h := history.New()
+	ops := []load.Operation{
+		{Route: "ack", Do: func(context.Context, int, *rand.Rand) history.Op { return history.Op{} }},
+		{Route: "nack", Do: func(context.Context, int, *rand.Rand) history.Op {
+			return history.Op{Outcome: history.Failed, Class: "nack", Err: "broker said no"}
+		}},
+		{Route: "lost", Do: func(context.Context, int, *rand.Rand) history.Op { return history.Op{Err: "broken pipe"} }},
+		{Route: "hang", Do: func(ctx context.Context, _ int, _ *rand.Rand) history.Op {
+			<-ctx.Done()
+			return history.Op{Err: ctx.Err().Error()}
+		}},
+	}
+	sum, err := load.RunOpenOps(context.Background(), h, load.OpenOps{Name: "t", Rate: 40, Duration: 500 * time.Millisecond, Timeout: 50 * time.Millisecond, Seed: 2, Ops: ops})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		outcome history.Outcome
+		class   string
+	}{"ack": {history.OK, ""}, "nack": {history.Failed, "nack"}, "lost": {history.Unknown, "error"}, "hang": {history.Unknown, "timeout"}}
+	seen := map[string]bool{}
+	for _, op := range h.Ops() {
+		w := want[op.Route]
+		if op.Outcome != w.outcome || op.Class != w.class {
+			t.Errorf("%s: outcome %s class %q, want %s %q", op.Route, op.Outcome, op.Class, w.outcome, w.class)
+		}
+		seen[op.Route] = true
+	}
+	if len(seen) != 4 || sum.Cancelled != 0 || sum.OK+sum.Failed+sum.Unknown != sum.Sent {
+		t.Fatalf("routes %v, summary %+v", seen, sum)
+	}
+}
+
+// TestStopIsNotAFailure stops loads while operations are in flight: what the stop cuts
+// short is recorded as cancelled, never as failed or unknown, in both models and over
+// HTTP; so is what a closed load's own end cuts short.
+func TestStopIsNotAFailure(t *testing.T) {
+	hang := func(ctx context.Context, _ int, _ *rand.Rand) history.Op {
+		select {
+		case <-ctx.Done():
+			return history.Op{Err: ctx.Err().Error()}
+		case <-time.After(20 * time.Millisecond):
+			return history.Op{}
+		}
+	}
+	var stuck atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if stuck.Load() {
+			<-r.Context().Done()
+		}
+	}))
+	defer srv.Close()
+	starts := map[string]func(context.Context, *history.History) (*load.Run, error){
+		"closed": func(ctx context.Context, h *history.History) (*load.Run, error) {
+			return load.StartClosed(ctx, h, load.Closed{Name: "c", Workers: 4, Duration: time.Minute, Op: hang})
+		},
+		"open": func(ctx context.Context, h *history.History) (*load.Run, error) {
+			return load.StartOpenOps(ctx, h, load.OpenOps{Name: "o", Rate: 200, Duration: time.Minute, Ops: []load.Operation{{Route: "r", Do: hang}}})
+		},
+		"http": func(ctx context.Context, h *history.History) (*load.Run, error) {
+			return load.StartOpen(ctx, h, load.Open{Name: "h", Base: srv.URL, Rate: 100, Duration: time.Minute, Requests: []load.Request{{Route: "r", Path: "/"}}})
+		},
+	}
+	for name, start := range starts {
+		t.Run(name, func(t *testing.T) {
+			stuck.Store(false)
+			h := history.New()
+			run, err := start(context.Background(), h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(200 * time.Millisecond)
+			stuck.Store(true) // every request in flight from now on hangs until the stop
+			time.Sleep(100 * time.Millisecond)
+			run.Stop()
+			sum, err := run.Wait()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Cancelled == 0 || sum.Failed != 0 || sum.Unknown != 0 || sum.OK == 0 {
+				t.Fatalf("summary %+v: want ok ops, cancelled ones, and no failure", sum)
+			}
+			for _, op := range h.Ops() {
+				if op.Outcome != history.OK && op.Outcome != history.Cancelled {
+					t.Fatalf("op %+v: the stop made a failure", op)
+				}
+			}
+		})
+	}
+	t.Run("a closed load's own end", func(t *testing.T) {
+		h := history.New()
+		block := func(ctx context.Context, _ int, _ *rand.Rand) history.Op {
+			<-ctx.Done()
+			return history.Op{Err: ctx.Err().Error()}
+		}
+		sum, err := load.StartClosed(context.Background(), h, load.Closed{Name: "c", Workers: 3, Duration: 100 * time.Millisecond, Op: block})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, _ := sum.Wait(); s.Cancelled != 3 || s.Sent != 3 {
+			t.Fatalf("summary %+v, want the 3 in flight cancelled", s)
+		}
+	})
+}
+
+func TestHTTPOutcome(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
+	cases := []struct {
+		status  int
+		err     error
+		outcome history.Outcome
+		class   string
+	}{
+		{200, nil, history.OK, ""},
+		{201, nil, history.OK, ""},
+		{409, nil, history.OK, "4xx:409"},
+		{429, nil, history.Failed, "429"},
+		{502, nil, history.Unknown, "5xx:502"},
+		{0, context.DeadlineExceeded, history.Unknown, "timeout"},
+		{0, refused, history.Failed, "refused"},
+		{0, errors.New("read: connection reset by peer"), history.Unknown, "reset"},
+		{0, errors.New("unexpected EOF"), history.Unknown, "eof"},
+	}
+	for _, tc := range cases {
+		o, c := load.HTTPOutcome(tc.status, tc.err)
+		if o != tc.outcome || c != tc.class {
+			t.Errorf("HTTPOutcome(%d, %v) = %s %q, want %s %q", tc.status, tc.err, o, c, tc.outcome, tc.class)
+		}
+	}
+	op := load.HTTPOp(503, http.Header{"X-Served-By": {"a-2"}, "X-Attempts": {"2"}}, []byte(" no instance \n"), nil)
+	if op.ServedBy != "a-2" || op.Attempts != 2 || op.Output["body"] != "no instance" || op.Class != "5xx:503" {
+		t.Fatalf("HTTPOp lost the answer's headers or body: %+v", op)
+	}
+	if op := load.HTTPOp(200, http.Header{}, nil, nil); op.ServedBy != "" {
+		t.Fatalf("no header, yet served by %q", op.ServedBy)
+	}
+}
+
+func TestOpenOpsRejectsBadInput(t *testing.T) {
+	noop := func(context.Context, int, *rand.Rand) history.Op { return history.Op{} }
+	cases := []struct {
+		o    load.OpenOps
+		want string
+	}{
+		{load.OpenOps{Name: "t", Rate: 10, Duration: time.Second}, "ops is empty"},
+		{load.OpenOps{Name: "t", Rate: 10, Duration: time.Second, Ops: []load.Operation{{Route: "r"}}}, "ops[0].do is nil"},
+		{load.OpenOps{Name: "t", Rate: 10, Duration: time.Second, Ops: []load.Operation{{Do: noop, Weight: -1}}}, "negative"},
+		{load.OpenOps{Name: "t", Rate: 0, Duration: time.Second, Ops: []load.Operation{{Do: noop}}}, "rate 0"},
+	}
+	for _, tc := range cases {
+		if _, err := load.StartOpenOps(context.Background(), history.New(), tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want one containing %q", err, tc.want)
+		}
+	}
+	if _, err := load.StartClosed(context.Background(), history.New(), load.Closed{Name: "c", Workers: 1, Duration: time.Second, Op: noop, Ops: []load.Operation{{Do: noop}}}); err == nil || !strings.Contains(err.Error(), "both op and ops") {
+		t.Errorf("closed with op and ops: %v", err)
+	}
+}
