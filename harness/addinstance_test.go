@@ -1,11 +1,15 @@
 package harness_test
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/build"
 	"github.com/faultline/faultline/harness/runtime"
 	"github.com/faultline/faultline/harness/runtime/conformance"
 )
@@ -49,6 +53,29 @@ func TestAddedInstanceIsWiredLikeThePlannedOnes(t *testing.T) {
 		}
 		if l.Upstream() != want {
 			t.Errorf("%s points at %s, want %s", link, l.Upstream(), want)
+		}
+	}
+}
+
+// TestUpSaysWhenItBuilds: a build that takes a while is announced once per package, and
+// its end too, however many instances wait for it.
+func TestUpSaysWhenItBuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts processes: skipped under -short")
+	}
+	defer harness.SetBuildNotice(time.Nanosecond)()
+	var logs bytes.Buffer
+	b := build.New(build.WithPrebuilt(""), build.WithDir(t.TempDir()))
+	sys, err := harness.Up(context.Background(), harness.System{Name: "build", Services: []harness.Service{{
+		Name: "node", Source: harness.Source{Package: "github.com/faultline/faultline/harness/runtime/conformance/testsvc"}, Replicas: 2,
+	}}}, harness.WithRuntime(quietLocal(t)), harness.WithBuilder(b), harness.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sys.Down(context.Background()) })
+	for _, line := range []string{"building a Go package", "msg=built"} {
+		if n := strings.Count(logs.String(), line); n != 1 {
+			t.Errorf("the log says %q %d times, want once:\n%s", line, n, logs.String())
 		}
 	}
 }

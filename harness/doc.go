@@ -9,6 +9,11 @@
 // through a proxy of its own, each service's calls to its database through another, and
 // clients reach the gateway through one.
 //
+// A service has any number of named ports (Service.Ports), each of each instance with an
+// ingress link of its own (Instance.Port), and a readiness strategy (Service.Ready: HTTP
+// on a port and path, a TCP accept, a log line, all of several) that Up waits for
+// through those links, within the start timeout.
+//
 // Bring-up is plan, then execute: System.Plan computes from the declaration alone every
 // instance's environment, arguments and readiness, every link and what it reaches, and
 // what each start waits for; Up only carries that plan out.

@@ -111,6 +111,7 @@ type Running struct {
 	slots        map[string]*linkSlot  // the planned links, as they are carried out
 	linksByTo    map[string][]LinkPlan // instance → the planned links that reach it
 	counts       map[string]int        // service → the number of its latest instance
+	builds       map[string]int        // package → 1 once its build is announced, 2 once its end is
 	gateway      string
 	registry     string
 	downOnce     sync.Once
@@ -188,7 +189,7 @@ func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error)
 	r = &Running{
 		sys: sys, plan: plan, startTimeout: cfg.timeout, rt: cfg.rt, hist: cfg.hist, builder: cfg.builder, seed: cfg.seed,
 		databases: map[string]*Instance{}, links: map[string]*netfault.Link{}, counts: map[string]int{},
-		slots: map[string]*linkSlot{}, linksByTo: map[string][]LinkPlan{},
+		slots: map[string]*linkSlot{}, linksByTo: map[string][]LinkPlan{}, builds: map[string]int{},
 	}
 	for _, svc := range sys.Services {
 		r.counts[svc.Name] = svc.Replicas
@@ -242,7 +243,19 @@ func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error)
 func (r *Running) artifact(ctx context.Context, src Source) (runtime.Artifact, error) {
 	switch {
 	case src.Package != "":
+		// A first build can take a minute or more (etcd's about 90 s): say so, once per
+		// package, rather than print nothing while Up waits.
+		began := time.Now()
+		slow := time.AfterFunc(buildNotice, func() {
+			if r.noteBuild(src.Package) {
+				r.log.Info("building a Go package: a first build takes a while, later ones come from Go's cache",
+					"package", src.Package)
+			}
+		})
 		p, err := r.builder.Package(ctx, src.Package)
+		if !slow.Stop() && err == nil && r.noteBuilt(src.Package) {
+			r.log.Info("built", "package", src.Package, "took", time.Since(began).Round(100*time.Millisecond))
+		}
 		return runtime.Artifact{Binary: p}, err
 	case src.Binary != "":
 		return runtime.Artifact{Binary: src.Binary}, nil
@@ -251,6 +264,32 @@ func (r *Running) artifact(ctx context.Context, src Source) (runtime.Artifact, e
 	default:
 		return runtime.Artifact{Image: src.Image}, nil
 	}
+}
+
+// buildNotice is how long a build of a service's package runs before Up says it builds
+// (a variable for the tests only).
+var buildNotice = 2 * time.Second
+
+// noteBuild reports whether the build of pkg is yet to be announced, and marks it so.
+func (r *Running) noteBuild(pkg string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.builds[pkg] != 0 {
+		return false
+	}
+	r.builds[pkg] = 1
+	return true
+}
+
+// noteBuilt reports whether the end of pkg's announced build is yet to be announced.
+func (r *Running) noteBuilt(pkg string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.builds[pkg] != 1 {
+		return false
+	}
+	r.builds[pkg] = 2
+	return true
 }
 
 // awaitProxies waits until the proxy host Up started in the background is there.
