@@ -133,7 +133,9 @@ func TestStopIsNotAFailure(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(200 * time.Millisecond)
+			for deadline := time.Now().Add(10 * time.Second); len(h.Ops()) == 0 && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond) // until something was served
+			}
 			stuck.Store(true) // every request in flight from now on hangs until the stop
 			time.Sleep(100 * time.Millisecond)
 			run.Stop()
