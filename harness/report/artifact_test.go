@@ -68,6 +68,10 @@ func TestANonLinearizableHistoryKeepsItsVisualisation(t *testing.T) {
 		if !strings.Contains(string(md), "[porcupine visualisation]("+links[0][1]+")") {
 			t.Errorf("summary.md does not link the visualisation:\n%s", md)
 		}
+		junit, _ := os.ReadFile(filepath.Join(out, report.JUnitFile))
+		if !strings.Contains(string(junit), "porcupine visualisation: "+links[0][1]) {
+			t.Errorf("junit.xml does not name the visualisation")
+		}
 		js, _ := os.ReadFile(filepath.Join(out, report.JSONFile))
 		if !strings.Contains(string(js), `"file": "`+links[0][1]+`"`) {
 			t.Errorf("report.json does not name the visualisation's file")

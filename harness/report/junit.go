@@ -68,6 +68,11 @@ func WriteJUnit(w io.Writer, run Run) error {
 			for _, r := range s.Checks.Failed() {
 				msgs = append(msgs, fmt.Sprintf("%s: %s against %s", r.Check, figuresText(r.Figures), orDash(r.Bound)))
 				text = append(text, r.String())
+				for _, a := range r.Artifacts {
+					if a.File != "" {
+						text = append(text, fmt.Sprintf("%s: %s (beside the report)", a.Name, a.File))
+					}
+				}
 			}
 			if len(msgs) == 0 {
 				msgs = append(msgs, firstLine(s.Failure))
