@@ -54,3 +54,31 @@ func ExampleStartClosed() {
 	// sent 100: 90 ok, 10 failed
 	// true
 }
+
+// An open-model load of operation functions: ten a second for a second, each started at
+// its intended time whatever the others do, drawn from a seeded mix by weight.
+func ExampleStartOpenOps() {
+	var mu sync.Mutex
+	store := map[string]string{}
+	put := func(ctx context.Context, n int, rng *rand.Rand) history.Op {
+		mu.Lock()
+		defer mu.Unlock()
+		store[fmt.Sprint(n)] = "v"
+		return history.Op{ServedBy: "kv-1"}
+	}
+	get := func(ctx context.Context, n int, rng *rand.Rand) history.Op {
+		mu.Lock()
+		defer mu.Unlock()
+		_, ok := store[fmt.Sprint(rng.IntN(n+1))]
+		return history.Op{ServedBy: "kv-1", Output: map[string]string{"found": fmt.Sprint(ok)}}
+	}
+	h := history.New()
+	run, _ := load.StartOpenOps(context.Background(), h, load.OpenOps{
+		Name: "kv", Rate: 10, Duration: time.Second, Seed: 7,
+		Ops: []load.Operation{{Route: "put", Do: put}, {Route: "get", Do: get, Weight: 3}},
+	})
+	sum, _ := run.Wait()
+	fmt.Printf("sent %d, %d ok\n", sum.Sent, sum.OK)
+	// Output:
+	// sent 10, 10 ok
+}
