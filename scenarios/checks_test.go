@@ -48,6 +48,7 @@ func TestScenarioChecksCanGoRed(t *testing.T) {
 	shedding := hist(nil, 0, 500*ms, 5*ms, 200, "")
 	hist(shedding, 500*ms, time.Second, 5*ms, 429, "")
 	unshed := hist(nil, 0, time.Second, 5*ms, 200, "")
+	others := hist(nil, 0, time.Second, 5*ms, 200, "accounts-1")
 
 	var okDeposits, lostDeposits deposits
 	okDeposits.ackedN.Store(3)
@@ -81,8 +82,9 @@ func TestScenarioChecksCanGoRed(t *testing.T) {
 			within("eviction", "registry lists it no more", time.Second, false, 11*time.Second, 10*time.Second), "did not happen"},
 		{"within: too late", within("eviction", "registry lists it no more", time.Second, true, 3*time.Second, 10*time.Second),
 			within("eviction", "registry lists it no more", time.Second, true, 12*time.Second, 10*time.Second), "after 11s"},
-		{"traffic to: none wanted", servedBy(unshed, sel, "accounts-2", false), servedBy(back, check.Selection{Window: check.Window{Name: "later", From: time.Second, To: 2 * time.Second}}, "accounts-2", false), "served 50 of 50"},
-		{"traffic to: some wanted", servedBy(back, check.Selection{Window: check.Window{Name: "later", From: time.Second, To: 2 * time.Second}}, "accounts-2", true), servedBy(unshed, sel, "accounts-2", true), "served 0 of 100"},
+		{"traffic to: none wanted, and nobody says who served", servedBy(others, sel, "accounts-2", false), servedBy(unshed, sel, "accounts-2", false), "ServedBy is empty"},
+		{"traffic to: none wanted", servedBy(others, sel, "accounts-2", false), servedBy(back, check.Selection{Window: check.Window{Name: "later", From: time.Second, To: 2 * time.Second}}, "accounts-2", false), "served 50 of 50"},
+		{"traffic to: some wanted", servedBy(back, check.Selection{Window: check.Window{Name: "later", From: time.Second, To: 2 * time.Second}}, "accounts-2", true), servedBy(others, sel, "accounts-2", true), "served 0 of 100"},
 		{"no acknowledged deposit lost", okDeposits.noLoss(30), lostDeposits.noLoss(20), "LOST"},
 		{"no deposit applied twice", okDeposits.noLoss(40), okDeposits.noLoss(41), "applied twice"},
 		{"recovered every cycle", recoveries(back, good, 1, time.Minute, 45*time.Second), recoveries(back, stuck, 1, time.Minute, 45*time.Second), "0 of 1 cycles recovered"},

@@ -266,11 +266,16 @@ func within(name, what string, since time.Duration, happened bool, at time.Durat
 }
 
 // servedBy counts the answers of sel served by instance: with want false it passes when
-// there are none (and there was traffic), with want true when there is at least one.
+// there are none (and there was traffic, some of it saying who served it), with want
+// true when there is at least one. It fails, saying why, when no operation records
+// which instance served it: silence is no proof that the instance got no traffic.
 func servedBy(h *history.History, sel check.Selection, instance string, want bool) check.Result {
 	ops := check.Select(h, sel)
-	n := 0
+	n, named := 0, 0
 	for _, op := range ops {
+		if op.ServedBy != "" {
+			named++
+		}
 		if op.ServedBy == instance {
 			n++
 		}
@@ -281,9 +286,12 @@ func servedBy(h *history.History, sel check.Selection, instance string, want boo
 	if want {
 		r.Bound, r.Pass = "≥ 1 answer", n > 0
 	} else {
-		r.Bound, r.Pass = "0 answers", n == 0 && len(ops) > 0
+		r.Bound, r.Pass = "0 answers", n == 0 && named > 0
 	}
 	r.Message = fmt.Sprintf("%s served %d of %d requests in %s (bound %s)", instance, n, len(ops), sel.Window, r.Bound)
+	if named == 0 && len(ops) > 0 {
+		r.Message = fmt.Sprintf("traffic to %s: none of the %d requests in %s says which instance served it (ServedBy is empty): cannot tell (bound %s)", instance, len(ops), sel.Window, r.Bound)
+	}
 	return r
 }
 
