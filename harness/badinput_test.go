@@ -103,7 +103,9 @@ func TestBadTopologyFileGivesOneErrorWithTheFix(t *testing.T) {
 			[]string{`service "a"`, `depends_on[0].port "grpc" is not a port of b`, "use one of http"}},
 		// Readiness.
 		{"ready empty", head + "  - name: a\n    source: {binary: /bin/a}\n    ready: {}\n",
-			[]string{`service "a"`, "ready is empty", "set one of http, tcp, log or all"}},
+			[]string{`service "a"`, "ready is empty", "set one of http, tcp, log, exec or all"}},
+		{"ready exec without a command", head + "  - name: a\n    source: {binary: /bin/a}\n    ready: {exec: {command: []}}\n",
+			[]string{`service "a"`, "ready.exec.command is empty", "give the program and its arguments"}},
 		{"ready with two strategies", head + "  - name: a\n    source: {binary: /bin/a}\n    ready: {http: {path: /h}, tcp: {}}\n",
 			[]string{`service "a"`, "ready sets http and tcp", "set exactly one of them", "all: [...]"}},
 		{"ready on a missing port", head + "  - name: a\n    source: {binary: /bin/a}\n    ports: {pg: 5432}\n    ready: {tcp: {port: postgres}}\n",

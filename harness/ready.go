@@ -49,8 +49,8 @@ func WaitHTTP(ctx context.Context, url string, timeout time.Duration) error {
 // started it, in the spirit of testcontainers-go's wait package — one small type per
 // way of waiting, combined with ForAll. Exactly one field is set. Every check goes
 // through the instance's own ingress links, so that a ready instance is known to be
-// reachable the way every caller reaches it. Build one with ForHTTP, ForTCP, ForLog
-// and ForAll, or write it in YAML:
+// reachable the way every caller reaches it (a command, ForExec, runs beside it). Build
+// one with ForHTTP, ForTCP, ForLog, ForExec and ForAll, or write it in YAML:
 //
 //	ready: {log: {pattern: "ready to accept connections"}}
 //	ready: {all: [{tcp: {port: client}}, {http: {port: metrics, path: /health}}]}
@@ -61,6 +61,8 @@ type Ready struct {
 	TCP *TCPReady `yaml:"tcp,omitempty"`
 	// Log waits for a line of the instance's output to match a pattern.
 	Log *LogReady `yaml:"log,omitempty"`
+	// Exec waits for a command run beside the instance to exit 0.
+	Exec *ExecReady `yaml:"exec,omitempty"`
 	// All waits for every strategy listed, one after the other.
 	All []Ready `yaml:"all,omitempty"`
 }
@@ -83,6 +85,7 @@ type readyTarget interface {
 	Name() string
 	Port(name string) (*netfault.Link, error)
 	Logs(ctx context.Context) ([]byte, error)
+	Exec(ctx context.Context, cmd []string) (int, []byte, error)
 }
 
 // String says what the strategy waits for, for errors and logs.
@@ -94,6 +97,8 @@ func (r Ready) String() string {
 		return r.TCP.String()
 	case r.Log != nil:
 		return r.Log.String()
+	case r.Exec != nil:
+		return r.Exec.String()
 	default:
 		parts := make([]string, len(r.All))
 		for i, a := range r.All {
@@ -112,6 +117,8 @@ func (r Ready) wait(ctx context.Context, t readyTarget) error {
 		return r.TCP.wait(ctx, t)
 	case r.Log != nil:
 		return r.Log.wait(ctx, t)
+	case r.Exec != nil:
+		return r.Exec.wait(ctx, t)
 	default:
 		for _, a := range r.All {
 			if err := a.wait(ctx, t); err != nil {
@@ -139,6 +146,9 @@ func (r Ready) withDefaults(main string) Ready {
 		l := *r.Log
 		l.Times = cmp.Or(l.Times, 1)
 		return Ready{Log: &l}
+	case r.Exec != nil:
+		e := ExecReady{Command: slices.Clone(r.Exec.Command)}
+		return Ready{Exec: &e}
 	default:
 		all := make([]Ready, len(r.All))
 		for i, a := range r.All {
@@ -152,7 +162,7 @@ func (r Ready) withDefaults(main string) Ready {
 // "ready.all[1]"), given the service's ports.
 func (r Ready) check(where string, svc Service, bad func(format string, args ...any)) {
 	var set []string
-	for name, on := range map[string]bool{"http": r.HTTP != nil, "tcp": r.TCP != nil, "log": r.Log != nil, "all": r.All != nil} {
+	for name, on := range map[string]bool{"http": r.HTTP != nil, "tcp": r.TCP != nil, "log": r.Log != nil, "exec": r.Exec != nil, "all": r.All != nil} {
 		if on {
 			set = append(set, name)
 		}
@@ -165,7 +175,7 @@ func (r Ready) check(where string, svc Service, bad func(format string, args ...
 	}
 	switch {
 	case len(set) == 0:
-		bad("%s is empty: set one of http, tcp, log or all", where)
+		bad("%s is empty: set one of http, tcp, log, exec or all", where)
 	case len(set) > 1:
 		bad("%s sets %s: set exactly one of them (all: [...] combines strategies)", where, strings.Join(set, " and "))
 	case r.HTTP != nil:
@@ -186,6 +196,10 @@ func (r Ready) check(where string, svc Service, bad func(format string, args ...
 		}
 		if r.Log.Times < 0 {
 			bad("%s.log.times %d is negative: use 1 or more, or leave it out for 1", where, r.Log.Times)
+		}
+	case r.Exec != nil:
+		if len(r.Exec.Command) == 0 || r.Exec.Command[0] == "" {
+			bad("%s.exec.command is empty: give the program and its arguments, e.g. [pg_isready, -h, 127.0.0.1]", where)
 		}
 	default:
 		if len(r.All) == 0 {

@@ -86,6 +86,9 @@ func TestReadinessStrategiesWaitThroughTheLinks(t *testing.T) {
 		{"http on a named port", harness.ForHTTP("admin", "/healthz"), nil},
 		{"three log lines", harness.Ready{Log: &harness.LogReady{Pattern: `^testsvc listening on 127\.0\.0\.1:\d+$`, Times: 3}}, nil},
 		{"all of them", harness.ForAll(harness.ForTCP("admin"), harness.ForLog("listening"), harness.ForHTTP("", "/healthz")), nil},
+		{"a command that exits 0", harness.ForExec(art.Binary, "probe", "{{netaddr}}"), nil},
+		{"a command that exits 3", harness.ForExec(art.Binary, "exit", "3"),
+			[]string{"node-1 not ready within 1.5s", "exit 3 to exit 0", "exited 3: testsvc exiting with code 3"}},
 		{"tcp where nothing listens behind the proxy", harness.ForTCP("quiet"),
 			[]string{"node-1 not ready within 1.5s", "port quiet accepting connections", "closed at once"}},
 		{"a log line that never comes", harness.ForLog("database system is ready"),
@@ -150,7 +153,8 @@ func TestStartTimeoutBoundsEveryWait(t *testing.T) {
 }
 
 // TestReadinessOnDockerReadsTheContainersLog: the log strategy reads a container's
-// output as it reads a process's, and a TCP check reaches a named port's link.
+// output as it reads a process's, a TCP check reaches a named port's link, and a
+// command runs inside the container.
 func TestReadinessOnDockerReadsTheContainersLog(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts containers: skipped under -short")
@@ -161,7 +165,8 @@ func TestReadinessOnDockerReadsTheContainersLog(t *testing.T) {
 	}
 	art := conformance.BuildTestService(t)
 	ctx := context.Background()
-	ready := harness.ForAll(harness.ForLog(`^testsvc listening on \S+:9002$`), harness.ForTCP("admin"))
+	ready := harness.ForAll(harness.ForLog(`^testsvc listening on \S+:9002$`), harness.ForTCP("admin"),
+		harness.ForExec("/app", "probe", "{{netaddr:admin}}"))
 	sys, err := harness.Up(ctx, harness.System{Name: "ready", Services: []harness.Service{{
 		Name: "node", Source: harness.Source{Binary: art.Binary},
 		Ports: harness.Ports{{Name: "http", Port: 8080}, {Name: "admin", Port: 9002}},

@@ -178,6 +178,7 @@ var declTypes = map[string]reflect.Type{
 	"HTTPReady":  reflect.TypeFor[HTTPReady](),
 	"TCPReady":   reflect.TypeFor[TCPReady](),
 	"LogReady":   reflect.TypeFor[LogReady](),
+	"ExecReady":  reflect.TypeFor[ExecReady](),
 }
 
 // explainYAML rewrites the decoder's messages into ones that name the line and the

@@ -173,6 +173,16 @@ type Runtime interface {
 	Close(ctx context.Context) error
 }
 
+// Execer is what an Instance that can run a command beside its program offers: both
+// backends' instances do. It is how a readiness check such as pg_isready runs.
+type Execer interface {
+	// Exec runs cmd (placeholders replaced) beside the instance — in its container on
+	// docker, on the host in the instance's data directory with its environment
+	// locally — and returns its exit code and its output (stdout and stderr). err is
+	// for a command that could not be run at all, never for a non-zero exit.
+	Exec(ctx context.Context, cmd []string) (code int, output []byte, err error)
+}
+
 // CheckPorts says what is wrong with s.Ports, naming the field and the fix: every port
 // needs a name of its own and, for a container, a number in range that Port and the
 // other ports do not use.

@@ -44,6 +44,7 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, artifact r
 		{"partition", s.partition},
 		{"health", s.health},
 		{"named ports", s.namedPorts},
+		{"exec", s.exec},
 		{"logs", s.logs},
 		{"proxy host", s.proxyHost},
 		{"teardown", s.teardown},
@@ -308,6 +309,31 @@ func (s *suite) namedPorts(t *testing.T, ctx context.Context, rt runtime.Runtime
 		}
 	}
 	reach("after a restart")
+}
+
+// exec runs commands beside an instance: the exit code and output come back, the
+// placeholders are the instance's, and an empty command is an error.
+func (s *suite) exec(t *testing.T, ctx context.Context, rt runtime.Runtime) {
+	in := startInstance(t, ctx, rt, s.spec("svc-1"))
+	ex, ok := in.(runtime.Execer)
+	if !ok {
+		t.Fatalf("%T cannot run a command beside the instance (runtime.Execer)", in)
+	}
+	// The program as the instance sees it: the binary on the host, /app in its image.
+	prog := "/app"
+	if rt.Name() == "local" {
+		prog = s.artifact.Binary
+	}
+	code, out, err := ex.Exec(ctx, []string{prog, "exit", "3"})
+	if err != nil || code != 3 || !strings.Contains(string(out), "testsvc exiting with code 3") {
+		t.Errorf("exec exit 3 = %d, %q, %v; want 3 and what it wrote", code, out, err)
+	}
+	if code, out, err := ex.Exec(ctx, []string{prog, "probe", runtime.PlaceholderNetAddr}); err != nil || code != 0 {
+		t.Errorf("exec probe {{netaddr}} = %d, %q, %v; want 0", code, out, err)
+	}
+	if _, _, err := ex.Exec(ctx, nil); err == nil {
+		t.Error("exec of an empty command: no error")
+	}
 }
 
 func (s *suite) partition(t *testing.T, ctx context.Context, rt runtime.Runtime) {

@@ -41,6 +41,7 @@ type Instance struct {
 var (
 	_ runtime.Instance  = (*Instance)(nil)
 	_ runtime.PortAddrs = (*Instance)(nil)
+	_ runtime.Execer    = (*Instance)(nil)
 )
 
 // Name is the Spec's name, which is also the instance's alias on the run's network.
@@ -77,6 +78,45 @@ func (i *Instance) PortNetAddr(name string) (string, error) {
 		}
 	}
 	return "", i.spec.UnknownPort(name)
+}
+
+// Exec runs cmd inside the instance's container (placeholders replaced as the container
+// sees them), as the container's user, and returns its exit code and output. The
+// container's image must hold the program: a scratch image holds only its binary, /app.
+func (i *Instance) Exec(ctx context.Context, cmd []string) (int, []byte, error) {
+	if len(cmd) == 0 {
+		return 0, nil, errors.New("exec: the command is empty: give the program and its arguments")
+	}
+	created, err := i.rt.api.ExecCreate(ctx, i.id, client.ExecCreateOptions{
+		Cmd: replaceAll(cmd, i.spec), AttachStdout: true, AttachStderr: true,
+	})
+	if err != nil {
+		return 0, nil, fmt.Errorf("exec in %s: %w", i, err)
+	}
+	att, err := i.rt.api.ExecAttach(ctx, created.ID, client.ExecAttachOptions{})
+	if err != nil {
+		return 0, nil, fmt.Errorf("exec in %s: attach: %w", i, err)
+	}
+	var out bytes.Buffer
+	_, err = stdcopy.StdCopy(&out, &out, att.Reader)
+	att.Close()
+	if err != nil {
+		return 0, out.Bytes(), fmt.Errorf("exec in %s: read its output: %w", i, err)
+	}
+	for {
+		res, err := i.rt.api.ExecInspect(ctx, created.ID, client.ExecInspectOptions{})
+		if err != nil {
+			return 0, out.Bytes(), fmt.Errorf("exec in %s: inspect: %w", i, err)
+		}
+		if !res.Running {
+			return res.ExitCode, out.Bytes(), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, out.Bytes(), fmt.Errorf("exec in %s: %w", i, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // Kill sends SIGKILL (a paused container too) and returns once the container has

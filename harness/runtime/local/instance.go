@@ -24,6 +24,7 @@ import (
 var (
 	_ runtime.Instance  = (*Instance)(nil)
 	_ runtime.PortAddrs = (*Instance)(nil)
+	_ runtime.Execer    = (*Instance)(nil)
 )
 
 // defaultStartTimeout bounds the wait for readiness when the Spec sets none.
@@ -163,21 +164,38 @@ func (in *Instance) launch(ctx context.Context) error {
 	return nil
 }
 
+// Exec runs cmd on the host, as the instance's program runs: placeholders replaced, in
+// its data directory, with its environment (and PATH and HOME) only.
+func (in *Instance) Exec(ctx context.Context, cmd []string) (int, []byte, error) {
+	if len(cmd) == 0 {
+		return 0, nil, errors.New("exec: the command is empty: give the program and its arguments")
+	}
+	proto, err := in.command()
+	if err != nil {
+		return 0, nil, err
+	}
+	r := in.replacer()
+	args := make([]string, len(cmd))
+	for i, a := range cmd {
+		args[i] = r.Replace(a)
+	}
+	c := exec.CommandContext(ctx, args[0], args[1:]...)
+	c.Env, c.Dir = proto.Env, proto.Dir
+	out, err := c.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit) && exit.ExitCode() >= 0:
+		return exit.ExitCode(), out, nil
+	case err != nil:
+		return 0, out, fmt.Errorf("exec %s: %w", args[0], err)
+	}
+	return 0, out, nil
+}
+
 // command builds the exec.Cmd of the instance's next process, placeholders replaced and
 // with only the Spec's environment plus PATH and HOME.
 func (in *Instance) command() (*exec.Cmd, error) {
-	pairs := []string{
-		runtime.PlaceholderListen, in.addr,
-		runtime.PlaceholderPort, strconv.Itoa(in.port),
-		runtime.PlaceholderNetAddr, in.addr,
-		runtime.PlaceholderDataDir, in.dataDir,
-	}
-	for name, port := range in.named {
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		pairs = append(pairs, runtime.ListenPlaceholder(name), addr, runtime.PortPlaceholder(name), strconv.Itoa(port),
-			runtime.NetAddrPlaceholder(name), addr)
-	}
-	r := strings.NewReplacer(pairs...)
+	r := in.replacer()
 	args := make([]string, len(in.spec.Args))
 	for i, a := range in.spec.Args {
 		args[i] = r.Replace(a)
@@ -202,6 +220,22 @@ func (in *Instance) command() (*exec.Cmd, error) {
 	cmd.Dir = in.dataDir
 	cmd.SysProcAttr = sysProcAttr()
 	return cmd, nil
+}
+
+// replacer fills in the placeholders of the instance's spec.
+func (in *Instance) replacer() *strings.Replacer {
+	pairs := []string{
+		runtime.PlaceholderListen, in.addr,
+		runtime.PlaceholderPort, strconv.Itoa(in.port),
+		runtime.PlaceholderNetAddr, in.addr,
+		runtime.PlaceholderDataDir, in.dataDir,
+	}
+	for name, port := range in.named {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		pairs = append(pairs, runtime.ListenPlaceholder(name), addr, runtime.PortPlaceholder(name), strconv.Itoa(port),
+			runtime.NetAddrPlaceholder(name), addr)
+	}
+	return strings.NewReplacer(pairs...)
 }
 
 // reap is the one goroutine that waits for p. Once the leader is gone it kills whatever

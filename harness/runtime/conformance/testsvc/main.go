@@ -18,6 +18,9 @@
 //	GET  /listener       the port the request came in on (LISTEN_ADDR's or LISTEN_MORE's)
 //	POST /exit?code=N    answers, then exits with code N (a crash, from the runtime's view)
 //
+// Run as "testsvc exit N" or "testsvc probe ADDR", it is a command instead (see command):
+// other arguments are the server's own, shown by /info.
+//
 // It must stay a static binary with no dependency outside the standard library: the
 // docker backend wraps it in a scratch image.
 package main
@@ -40,6 +43,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && (os.Args[1] == "exit" || os.Args[1] == "probe") {
+		os.Exit(command(os.Args[1:]))
+	}
 	if err := run(); err != nil {
 		fmt.Fprintf(os.Stderr, "testsvc: %v\n", err)
 		os.Exit(1)
@@ -164,6 +170,37 @@ func run() error {
 		srv.Shutdown(ctx)
 		fmt.Fprintln(os.Stderr, "testsvc stopped")
 		return nil
+	}
+}
+
+// command runs testsvc as a command beside a running instance (what Exec runs):
+// "exit N" says so and exits with code N; "probe ADDR" exits 0 when GET
+// http://ADDR/healthz answers 200, 1 otherwise.
+func command(args []string) int {
+	switch {
+	case len(args) == 2 && args[0] == "exit":
+		code, err := strconv.Atoi(args[1])
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "testsvc exit %q: not a number\n", args[1])
+			return 2
+		}
+		fmt.Printf("testsvc exiting with code %d\n", code)
+		return code
+	case len(args) == 2 && args[0] == "probe":
+		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + args[1] + "/healthz")
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		resp.Body.Close()
+		fmt.Println(resp.Status)
+		if resp.StatusCode != http.StatusOK {
+			return 1
+		}
+		return 0
+	default:
+		fmt.Fprintf(os.Stderr, "testsvc: unknown command %q: use exit N or probe ADDR\n", args)
+		return 2
 	}
 }
 
