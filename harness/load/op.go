@@ -268,9 +268,9 @@ func startOpen(ctx context.Context, h *history.History, o OpenOps, m mix, after 
 			cancel()
 			close(run.done)
 		}()
-		timer := time.NewTimer(0)
+		timer := time.NewTimer(time.Hour)
+		timer.Stop()
 		defer timer.Stop()
-		<-timer.C
 		for seq := 0; time.Duration(seq)*interval < o.Duration; seq++ {
 			at := began.Add(time.Duration(seq) * interval)
 			if wait := time.Until(at); wait > 0 {
@@ -280,6 +280,9 @@ func startOpen(ctx context.Context, h *history.History, o OpenOps, m mix, after 
 					return
 				case <-timer.C:
 				}
+			}
+			if ctx.Err() != nil {
+				return
 			}
 			kind, opSeed := m.pick(rng), rng.Uint64()
 			select {
