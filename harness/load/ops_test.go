@@ -222,3 +222,37 @@ func TestOpenOpsRejectsBadInput(t *testing.T) {
 		t.Errorf("closed with op and ops: %v", err)
 	}
 }
+
+// TestClosedDrawsItsMixFromTheSeed: a closed load of several operations draws each
+// worker's kinds by weight from its seeded rand, the same for the same seed.
+func TestClosedDrawsItsMixFromTheSeed(t *testing.T) {
+	mix := func(seed uint64) (string, map[string]int) {
+		h := history.New()
+		noop := func(context.Context, int, *rand.Rand) history.Op { return history.Op{} }
+		run, err := load.StartClosed(context.Background(), h, load.Closed{Name: "c", Workers: 1, Duration: time.Minute, MaxOps: 200, Seed: seed,
+			Ops: []load.Operation{{Route: "r", Do: noop}, {Route: "w", Do: noop, Weight: 3}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := run.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		count := map[string]int{}
+		for _, op := range h.Ops() {
+			b.WriteString(op.Route)
+			count[op.Route]++
+		}
+		return b.String(), count
+	}
+	a, count := mix(5)
+	if b, _ := mix(5); a != b {
+		t.Fatalf("same seed, different mix:\n%s\n%s", a, b)
+	}
+	if c, _ := mix(6); a == c {
+		t.Fatalf("seeds 5 and 6 drew the same mix")
+	}
+	if count["w"] < 120 || count["w"] > 180 || count["r"]+count["w"] != 200 {
+		t.Fatalf("mix %v: want about 150 of weight 3 to 50 of weight 1", count)
+	}
+}
