@@ -89,7 +89,7 @@ var KVModel = porcupine.Model{
 // Model is a porcupine model and how the history's operations read into it: the kv
 // register is one (KV); a user's own system brings its own (a queue, a bank, a lock).
 type Model struct {
-	// Name names what is modelled, in messages ("kv register").
+	// Name names what is modelled, in messages ("kv", "queue").
 	Name string
 	// Porcupine is the model itself: partition, init, step, descriptions.
 	Porcupine porcupine.Model
