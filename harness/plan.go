@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -179,12 +180,46 @@ func (s System) Plan() (*Plan, error) {
 			p.add(p.instance(svc, n))
 		}
 	}
+	if err := p.checkLinkRefs(); err != nil {
+		return nil, err
+	}
 	p.park()
 	p.Slots = len(p.Links) + 4
 	for _, svc := range sys.Services {
 		p.Slots += spareReplicas * perInstanceLinks(svc)
 	}
 	return p, nil
+}
+
+// checkLinkRefs makes sure that every LinkRef a declaration's Args or Env hold names a
+// link of the plan: one that names none would be made pointing nowhere.
+func (p *Plan) checkLinkRefs() error {
+	known := map[string]bool{}
+	for _, l := range p.Links {
+		known[l.Name] = true
+	}
+	var errs []error
+	for _, svc := range p.System.Services {
+		bad := func(field, name string) {
+			errs = append(errs, fmt.Errorf("service %q: %s holds %s, a link the system does not have: name one of its links (such as %s), or drop it",
+				svc.Name, field, LinkRef(name), LinkRef(instanceName(svc.Name, 1))))
+		}
+		for i, a := range svc.Args {
+			for _, name := range linkRefs(a) {
+				if !known[name] {
+					bad(fmt.Sprintf("args[%d]", i), name)
+				}
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(svc.Env)) {
+			for _, name := range linkRefs(svc.Env[k]) {
+				if !known[name] {
+					bad("env "+k, name)
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // perInstanceLinks is how many links each instance of svc has, peer links aside.

@@ -275,3 +275,16 @@ func TestPlanOfABadDeclarationIsItsOneError(t *testing.T) {
 	_, err := harness.System{Services: []harness.Service{{Name: "a"}}}.Plan()
 	oneProblem(t, err, `service "a"`, "source is empty", "set one of source.package")
 }
+
+// TestPlanRefusesALinkReferenceToNoLink: a {{link:…}} in a declaration's env or args
+// must name a link of the system, or it would be made pointing nowhere.
+func TestPlanRefusesALinkReferenceToNoLink(t *testing.T) {
+	_, err := harness.System{Name: "s", Services: []harness.Service{{Name: "a", Source: harness.Source{Binary: "/bin/a"},
+		Env: map[string]string{"PEER": harness.LinkRef("a-1.b")}}}}.Plan()
+	oneProblem(t, err, `service "a"`, "env PEER holds {{link:a-1.b}}", "a link the system does not have", "{{link:a-1}}", "drop it")
+	_, err = harness.System{Name: "s", Services: []harness.Service{{Name: "a", Source: harness.Source{Binary: "/bin/a"},
+		Args: []string{"--self=" + harness.LinkRef("a-1")}}}}.Plan()
+	if err != nil {
+		t.Errorf("a reference to a planned link was refused: %v", err)
+	}
+}
