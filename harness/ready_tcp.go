@@ -32,6 +32,10 @@ func (c *TCPReady) wait(ctx context.Context, t readyTarget) error {
 	})
 }
 
+// heldFor is how long a connection must stay open to count as accepted: long enough
+// that Toxiproxy, on a loaded machine, has closed one whose upstream refused.
+const heldFor = 500 * time.Millisecond
+
 // heldOpen dials addr and says whether the connection is held open or answered,
 // rather than refused or closed at once.
 func heldOpen(ctx context.Context, addr string) error {
@@ -41,7 +45,7 @@ func heldOpen(ctx context.Context, addr string) error {
 		return err
 	}
 	defer conn.Close()
-	_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	_ = conn.SetReadDeadline(time.Now().Add(heldFor))
 	n, err := conn.Read(make([]byte, 1))
 	var ne net.Error
 	if n > 0 || (errors.As(err, &ne) && ne.Timeout()) {
