@@ -3,6 +3,7 @@ package harness_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -124,5 +125,37 @@ func TestNamedPortsGetALinkEachOnEveryRuntime(t *testing.T) {
 				t.Error("node-1 cannot reach node-2 on peer after the heal")
 			}
 		})
+	}
+}
+
+// TestPeersAreOnTheClustersFirstPort: a cluster whose peers call each other only on a
+// named port has its Peers there, not on the main port.
+func TestPeersAreOnTheClustersFirstPort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes: skipped under -short")
+	}
+	art := conformance.BuildTestService(t)
+	sys, err := harness.Up(context.Background(), harness.System{Name: "peers", Services: []harness.Service{{
+		Name: "node", Source: harness.Source{Binary: art.Binary}, Replicas: 2,
+		Ports:   harness.Ports{{Name: "http", Port: 8080}, {Name: "peer", Port: 9001}},
+		Env:     map[string]string{"LISTEN_MORE": "{{listen:peer}}"},
+		Cluster: &harness.Cluster{Ports: []string{"peer"}},
+	}}}, harness.WithRuntime(quietLocal(t)), harness.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sys.Down(context.Background()) })
+	peers := sys.Peers("node")
+	if len(peers) != 2 {
+		t.Fatalf("%d peer links, want 2", len(peers))
+	}
+	for pair, l := range peers {
+		want, _ := sys.Instance(pair[1]).Instance.(runtime.PortAddrs).PortNetAddr("peer")
+		if l.Upstream() != want {
+			t.Errorf("%s → %s points at %s, want its peer port %s", pair[0], pair[1], l.Upstream(), want)
+		}
+	}
+	if _, err := sys.PeersOn("node", "http"); err == nil {
+		t.Error("PeersOn the http port, on which the peers have no links: no error")
 	}
 }

@@ -351,23 +351,23 @@ func (r *Running) serviceNames() []string {
 	return out
 }
 
-// Peers returns the directed peer links of a cluster service, keyed by {from, to}: what
-// fault.Partition cuts.
+// Peers returns the directed peer links of a cluster service on the first port its
+// peers call each other on (Cluster.Ports, by default the main port), keyed by {from,
+// to}: what fault.Partition cuts. It is empty for a service that is not a cluster.
 func (r *Running) Peers(service string) map[[2]string]*netfault.Link {
-	out := map[[2]string]*netfault.Link{}
-	insts := r.Instances(service)
-	for _, a := range insts {
-		for _, b := range insts {
-			if l := r.Link(a.Name() + "." + b.Name()); a != b && l != nil {
-				out[[2]string{a.Name(), b.Name()}] = l
-			}
-		}
+	svc, ok := serviceNamed(r.sys.Services, service)
+	if !ok || svc.Cluster == nil || len(svc.Cluster.Ports) == 0 {
+		return map[[2]string]*netfault.Link{}
+	}
+	out, err := r.PeersOn(service, svc.Cluster.Ports[0])
+	if err != nil {
+		return map[[2]string]*netfault.Link{}
 	}
 	return out
 }
 
 // PeersOn returns the directed peer links of a cluster service on its port called port
-// (one of Cluster.Ports), keyed by {from, to}; Peers is PeersOn the main port. A port
+// (one of Cluster.Ports), keyed by {from, to}; Peers is PeersOn the first of them. A port
 // the cluster's peers do not call each other on is an error that lists those they do.
 func (r *Running) PeersOn(service, port string) (map[[2]string]*netfault.Link, error) {
 	svc, ok := serviceNamed(r.sys.Services, service)
