@@ -328,8 +328,14 @@ func spanners(faults []*fault.Active) []faultline.Spanner {
 func watchRegistration(ctx context.Context, e *env, instance string) func() time.Duration {
 	svc := e.sys.Instance(instance).Spec().Service
 	h := e.sys.History()
-	base, err := registrations(ctx, e, svc)
-	Expect(err).NotTo(HaveOccurred(), "read the registry's registrations of %s", svc)
+	// The count before the fault: one slow answer on a loaded box is asked again, within
+	// a bound, rather than failing the scenario before it began.
+	var base float64
+	Eventually(ctx, func() (err error) {
+		base, err = registrations(ctx, e, svc)
+		return err
+	}).WithTimeout(20*time.Second).WithPolling(200*time.Millisecond).Should(Succeed(),
+		"read the registry's registrations of %s", svc)
 	var seen atomic.Int64
 	ctx, cancel := context.WithCancel(ctx)
 	DeferCleanup(cancel)
