@@ -124,6 +124,8 @@ func TestBadTopologyFileGivesOneErrorWithTheFix(t *testing.T) {
 			[]string{"line 5", "services[0].start_timeout", "a duration", "such as 90s or 2m"}},
 		{"start timeout negative", head + "  - name: a\n    source: {binary: /bin/a}\n    start_timeout: -5s\n",
 			[]string{`service "a"`, "start_timeout -5s is negative"}},
+		{"a link reference to no link", head + "  - name: a\n    source: {binary: /bin/a}\n    env: {PEER: \"{{link:a-1.b}}\"}\n",
+			[]string{"shop.yaml", `service "a"`, "env PEER holds {{link:a-1.b}}", "a link the system does not have", "drop it"}},
 		{"unknown field in a cluster", head + "  - name: a\n    source: {binary: /bin/a}\n    replicas: 2\n    cluster: {port: [peer]}\n",
 			[]string{"line 6", `unknown field "port" in cluster`, `did you mean "ports"?`}},
 	}

@@ -166,6 +166,12 @@ func (s System) Plan() (*Plan, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
+	return s.plan()
+}
+
+// plan computes the plan of a declaration Validate has found sound but for its link
+// references, which it checks.
+func (s System) plan() (*Plan, error) {
 	sys := s.withDefaults()
 	order, err := sys.order()
 	if err != nil {

@@ -328,6 +328,10 @@ func (s System) Validate() error {
 	if _, err := s.order(); err != nil {
 		return err
 	}
+	// What only the plan can tell: that every {{link:…}} names a link of the system.
+	if _, err := s.plan(); err != nil {
+		return err
+	}
 	return nil
 }
 
