@@ -78,7 +78,7 @@ func StartClosed(ctx context.Context, h *history.History, c Closed) (*Run, error
 				}
 				kind := m.pick(rng)
 				start := time.Now()
-				op := kind.Do(ctx, w, rng)
+				op := rec.do(ctx, kind, w, rng)
 				rec.record(op, kind.Route, start, start, time.Now(), ctx)
 				if c.Think > 0 {
 					select {
@@ -94,6 +94,7 @@ func StartClosed(ctx context.Context, h *history.History, c Closed) (*Run, error
 		ends.Stop()
 		run.mu.Lock()
 		run.summary = rec.summary(time.Since(began))
+		run.err = rec.err(c.Name)
 		run.mu.Unlock()
 		cancel()
 		close(run.done)

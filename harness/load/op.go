@@ -120,6 +120,9 @@ func (r *Run) Done() <-chan struct{} { return r.done }
 // recorder settles and records a load's operations and counts them.
 type recorder struct {
 	h *history.History
+	// panics counts the operations whose function panicked; firstPanic is the first.
+	panics     atomic.Int64
+	firstPanic atomic.Pointer[string]
 	// run is the load's context: done once the run's own stop began.
 	run context.Context
 	// stoppedAt is when the run's own stop began, on the run's clock; -1 until then.
@@ -136,6 +139,30 @@ func newRecorder(h *history.History, ctx context.Context) *recorder {
 	r.stoppedAt.Store(-1)
 	context.AfterFunc(ctx, r.markStop)
 	return r
+}
+
+// do runs one operation of kind. A function that panics does not take the process (and
+// the cleanups of the run it belongs to) down with it: its operation is recorded as
+// failed, class "panic", and the load's Wait says so.
+func (r *recorder) do(ctx context.Context, kind Operation, n int, rng *rand.Rand) (op history.Op) {
+	defer func() {
+		if p := recover(); p != nil {
+			msg := fmt.Sprintf("operation %s panicked: %v", kind.Route, p)
+			r.panics.Add(1)
+			r.firstPanic.CompareAndSwap(nil, &msg)
+			op = history.Op{Outcome: history.Failed, Class: "panic", Err: msg}
+		}
+	}()
+	return kind.Do(ctx, n, rng)
+}
+
+// err is what Wait reports of the run's operations themselves: the panics, if any.
+func (r *recorder) err(name string) error {
+	n := r.panics.Load()
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("load %s: %d operation(s) panicked, each recorded as failed (class panic); the first: %s", name, n, *r.firstPanic.Load())
 }
 
 func (r *recorder) markStop() { r.stoppedAt.CompareAndSwap(-1, int64(r.h.Now())) }
@@ -264,6 +291,7 @@ func startOpen(ctx context.Context, h *history.History, o OpenOps, m mix, after 
 			}
 			run.mu.Lock()
 			run.summary = rec.summary(time.Since(began))
+			run.err = rec.err(o.Name)
 			run.mu.Unlock()
 			cancel()
 			close(run.done)
@@ -296,7 +324,7 @@ func startOpen(ctx context.Context, h *history.History, o OpenOps, m mix, after 
 				opCtx, cancelOp := context.WithTimeout(ctx, o.Timeout)
 				defer cancelOp()
 				start := time.Now()
-				op := kind.Do(opCtx, seq, rand.New(rand.NewPCG(o.Seed, opSeed)))
+				op := rec.do(opCtx, kind, seq, rand.New(rand.NewPCG(o.Seed, opSeed)))
 				rec.record(op, kind.Route, at, start, time.Now(), opCtx)
 			}()
 		}

@@ -264,3 +264,54 @@ func TestClosedDrawsItsMixFromTheSeed(t *testing.T) {
 		t.Fatalf("mix %v: want about 150 of weight 3 to 50 of weight 1", count)
 	}
 }
+
+// TestAPanickingOperationIsAFailureNotACrash runs a load whose function panics on every
+// third call, in both models: the process lives on, each panic is one failed operation
+// of class "panic", and Wait names it.
+func TestAPanickingOperationIsAFailureNotACrash(t *testing.T) {
+	var calls atomic.Int64
+	flaky := func(ctx context.Context, n int, rng *rand.Rand) history.Op {
+		if calls.Add(1)%3 == 0 {
+			panic("a bug in the user's client")
+		}
+		return history.Op{}
+	}
+	ops := []load.Operation{{Route: "publish", Do: flaky}}
+	cases := []struct {
+		name string
+		run  func(h *history.History) (load.Summary, error)
+	}{
+		{"open", func(h *history.History) (load.Summary, error) {
+			return load.RunOpenOps(context.Background(), h, load.OpenOps{Name: "broker", Rate: 100, Duration: 300 * time.Millisecond, Seed: 1, Ops: ops})
+		}},
+		{"closed", func(h *history.History) (load.Summary, error) {
+			run, err := load.StartClosed(context.Background(), h, load.Closed{Name: "broker", Workers: 2, MaxOps: 30, Duration: 5 * time.Second, Seed: 1, Ops: ops})
+			if err != nil {
+				return load.Summary{}, err
+			}
+			return run.Wait()
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			calls.Store(0)
+			h := history.New()
+			sum, err := c.run(h)
+			if err == nil || !strings.Contains(err.Error(), "panicked") || !strings.Contains(err.Error(), "a bug in the user's client") {
+				t.Fatalf("Wait's error = %v, want one naming the panic", err)
+			}
+			panics := 0
+			for _, op := range h.Ops() {
+				if op.Class == "panic" {
+					panics++
+					if op.Outcome != history.Failed || op.Route != "publish" || !strings.Contains(op.Err, "a bug") {
+						t.Fatalf("a panicked op is recorded as %+v, want failed, route publish, the panic's text", op)
+					}
+				}
+			}
+			if panics == 0 || sum.Failed != panics || sum.OK == 0 {
+				t.Fatalf("%d panics recorded, summary %+v: want every panic one failed op beside served ones", panics, sum)
+			}
+		})
+	}
+}
