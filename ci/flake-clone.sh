@@ -52,6 +52,18 @@ stop_hog() {
   [ -n "$hog_pid" ] && kill "$hog_pid" 2>/dev/null && wait "$hog_pid" 2>/dev/null
   hog_pid=""
 }
+# dead_owned counts what LIST (docker ps -aq, docker network ls -q) shows of faultline
+# runs whose faultline.pid process no longer lives; INSPECT reads each one's labels.
+dead_owned() {
+  local n=0 id pid
+  for id in $($1 --filter label=faultline.run); do
+    pid=$($2 --format '{{index .Labels "faultline.pid"}}' "$id" 2>/dev/null)
+    if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+      n=$((n + 1))
+    fi
+  done
+  echo "$n"
+}
 interrupted=0
 cleanup() { stop_hog; rm -rf "$work"; }
 trap 'interrupted=1' INT TERM
@@ -93,7 +105,8 @@ for i in $(seq 1 "$n"); do
     echo "flake-clone: run $i/$n passed in ${took}s" >&2
     echo "- run $i passed in ${took}s (load average before $load_before, after $load_after)" >>"$summary"
   else
-    failed=$(grep -E '^(--- FAIL|FAIL\s|\s*\[FAIL\])' "$log" | sed -E 's/^\s+//' | sort -u | head -8)
+    # Ginkgo colours its lines even under CI: strip the colours to find the failed specs.
+    failed=$(sed -E 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^(--- FAIL|FAIL\s|\s*\[FAIL\])' | sed -E 's/^\s+//' | sort -u | head -8)
     echo "flake-clone: run $i/$n FAILED in ${took}s (exit $rc); log $log" >&2
     [ -n "$failed" ] && echo "$failed" | sed 's/^/    /' >&2
     {
@@ -101,10 +114,12 @@ for i in $(seq 1 "$n"); do
       [ -n "$failed" ] && echo "$failed" | sed 's/^/  - /'
     } >>"$summary"
   fi
-  # Whatever a run left behind is a leak, and counts against it in the summary.
+  # Whatever a run left behind is a leak, and counts against it in the summary: the
+  # containers and networks of faultline runs whose owning process is gone (another
+  # run that is still alive on this machine is not this one's leak).
   if command -v docker >/dev/null 2>&1; then
-    left=$(docker ps -aq --filter label=faultline.run | wc -l)
-    nets=$(docker network ls -q --filter label=faultline.run | wc -l)
+    left=$(dead_owned "docker ps -aq" "docker inspect")
+    nets=$(dead_owned "docker network ls -q" "docker network inspect")
     if [ "$left" != 0 ] || [ "$nets" != 0 ]; then
       echo "  - left behind: $left container(s), $nets network(s)" >>"$summary"
       echo "flake-clone: run $i left $left container(s) and $nets network(s) behind" >&2
