@@ -14,6 +14,7 @@ import (
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/fault"
 	"github.com/faultline/faultline/harness/runtime/docker"
+	"github.com/faultline/faultline/harness/wait"
 )
 
 // oneProblem fails t unless err is one error: one line, not several joined, naming
@@ -162,11 +163,11 @@ func TestBadDeclarationInGoGivesOneErrorWithTheFix(t *testing.T) {
 			svc("a", func(s *harness.Service) { s.DependsOn = []harness.Dependency{{Service: "ghost", Env: "G"}} }), svc("b", nil)}},
 			[]string{`service "a"`, `unknown service "ghost"`, "the system has a, b"}},
 		{"readiness on a missing port", harness.System{Services: []harness.Service{svc("a", func(s *harness.Service) {
-			r := harness.ForAll(harness.ForHTTP("metrics", "/metrics"))
+			r := wait.ForAll(wait.ForHTTP("metrics", "/metrics"))
 			s.Ready = &r
 		})}},
 			[]string{`service "a"`, `ready.all[0].http.port "metrics" is not a port of the service`, "use one of http"}},
-		{"readiness of nothing", harness.System{Services: []harness.Service{svc("a", func(s *harness.Service) { s.Ready = &harness.Ready{} })}},
+		{"readiness of nothing", harness.System{Services: []harness.Service{svc("a", func(s *harness.Service) { s.Ready = &wait.Strategy{} })}},
 			[]string{`service "a"`, "ready is empty"}},
 		{"a port named twice", harness.System{Services: []harness.Service{svc("a", func(s *harness.Service) {
 			s.Ports = harness.Ports{{Name: "client", Port: 2379}, {Name: "client", Port: 2380}}

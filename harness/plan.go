@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness/runtime"
+	"github.com/faultline/faultline/harness/wait"
 )
 
 // Plan is a system's bring-up computed from its declaration alone, before anything
@@ -81,7 +82,7 @@ type InstancePlan struct {
 	StartTimeout time.Duration
 	// Ready is what Up waits for, through the instance's links, once the runtime has
 	// started it (nil: nothing more).
-	Ready *Ready
+	Ready *wait.Strategy
 	// Restart is the supervisor's policy for it ("on-failure" or "never").
 	Restart string
 	// After are the instances that must be ready before it starts.
@@ -322,13 +323,13 @@ func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan) {
 	}
 	// Without a strategy of its own, an instance is ready once Health answers 200 on the
 	// main port: first directly (the runtime waits for it), then through its ingress.
-	ready := ForHTTP(main.Name, svc.Health)
+	ready := wait.ForHTTP(main.Name, svc.Health)
 	if svc.Ready != nil {
 		ready = *svc.Ready
 	} else {
 		in.Health = svc.Health
 	}
-	ready = ready.withDefaults(main.Name)
+	ready = ready.WithDefaults(main.Name)
 	in.Ready = &ready
 	alias := mainAliases(main)
 	for i, a := range in.Args {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/reference"
+	"github.com/faultline/faultline/harness/wait"
 )
 
 // TestPlanWiresTheDeclarationWithoutStartingIt reads the plans of a few declarations:
@@ -221,7 +222,7 @@ func TestPlanOfTheReferenceSystemSaysHowEachInstanceIsReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	acc, _ := p.Instance("accounts-1")
-	want200 := harness.Ready{HTTP: &harness.HTTPReady{Port: "http", Path: "/healthz", Status: 200}}
+	want200 := wait.Strategy{HTTP: &wait.HTTP{Port: "http", Path: "/healthz", Status: 200}}
 	if acc.Ready == nil || !reflect.DeepEqual(*acc.Ready, want200) || acc.Health != "/healthz" || acc.StartTimeout != 0 {
 		t.Errorf("accounts-1 is ready by %v after the runtime's health %q within %s, want %v after /healthz within the bring-up's timeout",
 			acc.Ready, acc.Health, acc.StartTimeout, want200)

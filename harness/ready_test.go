@@ -13,13 +13,14 @@ import (
 	"github.com/faultline/faultline/harness/runtime"
 	"github.com/faultline/faultline/harness/runtime/conformance"
 	"github.com/faultline/faultline/harness/runtime/local"
+	"github.com/faultline/faultline/harness/wait"
 )
 
 // TestPlanFillsInEachReadinessStrategy: a strategy that names no port waits on the main
 // one, HTTP for 200, a log line once; a service with a strategy of its own leaves the
 // runtime only the main port's accept to wait for.
 func TestPlanFillsInEachReadinessStrategy(t *testing.T) {
-	ready := harness.ForAll(harness.ForTCP(""), harness.ForLog("ready to accept"), harness.ForHTTP("metrics", "/metrics"))
+	ready := wait.ForAll(wait.ForTCP(""), wait.ForLog("ready to accept"), wait.ForHTTP("metrics", "/metrics"))
 	p, err := harness.System{Name: "r", Services: []harness.Service{{
 		Name: "db", Source: harness.Source{Binary: "/bin/db"},
 		Ports: harness.Ports{{Name: "pg", Port: 5432}, {Name: "metrics", Port: 9187}},
@@ -29,10 +30,10 @@ func TestPlanFillsInEachReadinessStrategy(t *testing.T) {
 		t.Fatal(err)
 	}
 	in, _ := p.Instance("db-1")
-	want := harness.Ready{All: []harness.Ready{
-		{TCP: &harness.TCPReady{Port: "pg"}},
-		{Log: &harness.LogReady{Pattern: "ready to accept", Times: 1}},
-		{HTTP: &harness.HTTPReady{Port: "metrics", Path: "/metrics", Status: 200}},
+	want := wait.Strategy{All: []wait.Strategy{
+		{TCP: &wait.TCP{Port: "pg"}},
+		{Log: &wait.Log{Pattern: "ready to accept", Times: 1}},
+		{HTTP: &wait.HTTP{Port: "metrics", Path: "/metrics", Status: 200}},
 	}}
 	if in.Ready == nil || !reflect.DeepEqual(*in.Ready, want) {
 		t.Errorf("db-1 is ready by %v, want %v", in.Ready, want)
@@ -78,22 +79,22 @@ func TestReadinessStrategiesWaitThroughTheLinks(t *testing.T) {
 	art := conformance.BuildTestService(t)
 	cases := []struct {
 		name  string
-		ready harness.Ready
+		ready wait.Strategy
 		fail  []string // the error's fragments; nil when it comes up
 	}{
-		{"tcp on the main port", harness.ForTCP(""), nil},
-		{"tcp on a named port", harness.ForTCP("admin"), nil},
-		{"http on a named port", harness.ForHTTP("admin", "/healthz"), nil},
-		{"three log lines", harness.Ready{Log: &harness.LogReady{Pattern: `^testsvc listening on 127\.0\.0\.1:\d+$`, Times: 3}}, nil},
-		{"all of them", harness.ForAll(harness.ForTCP("admin"), harness.ForLog("listening"), harness.ForHTTP("", "/healthz")), nil},
-		{"a command that exits 0", harness.ForExec(art.Binary, "probe", "{{netaddr}}"), nil},
-		{"a command that exits 3", harness.ForExec(art.Binary, "exit", "3"),
+		{"tcp on the main port", wait.ForTCP(""), nil},
+		{"tcp on a named port", wait.ForTCP("admin"), nil},
+		{"http on a named port", wait.ForHTTP("admin", "/healthz"), nil},
+		{"three log lines", wait.Strategy{Log: &wait.Log{Pattern: `^testsvc listening on 127\.0\.0\.1:\d+$`, Times: 3}}, nil},
+		{"all of them", wait.ForAll(wait.ForTCP("admin"), wait.ForLog("listening"), wait.ForHTTP("", "/healthz")), nil},
+		{"a command that exits 0", wait.ForExec(art.Binary, "probe", "{{netaddr}}"), nil},
+		{"a command that exits 3", wait.ForExec(art.Binary, "exit", "3"),
 			[]string{"node-1 not ready within 1.5s", "exit 3 to exit 0", "exited 3: testsvc exiting with code 3"}},
-		{"tcp where nothing listens behind the proxy", harness.ForTCP("quiet"),
+		{"tcp where nothing listens behind the proxy", wait.ForTCP("quiet"),
 			[]string{"node-1 not ready within 1.5s", "port quiet accepting connections", "closed at once"}},
-		{"a log line that never comes", harness.ForLog("database system is ready"),
+		{"a log line that never comes", wait.ForLog("database system is ready"),
 			[]string{"node-1 not ready within 1.5s", `a line of output matching "database system is ready"`, "0 of 1 matching lines seen"}},
-		{"http status not the one asked", harness.Ready{HTTP: &harness.HTTPReady{Path: "/data", Status: 200}},
+		{"http status not the one asked", wait.Strategy{HTTP: &wait.HTTP{Path: "/data", Status: 200}},
 			[]string{"HTTP 200 on /data of port http", "answered 404"}},
 	}
 	for _, tc := range cases {
@@ -165,8 +166,8 @@ func TestReadinessOnDockerReadsTheContainersLog(t *testing.T) {
 	}
 	art := conformance.BuildTestService(t)
 	ctx := context.Background()
-	ready := harness.ForAll(harness.ForLog(`^testsvc listening on \S+:9002$`), harness.ForTCP("admin"),
-		harness.ForExec("/app", "probe", "{{netaddr:admin}}"))
+	ready := wait.ForAll(wait.ForLog(`^testsvc listening on \S+:9002$`), wait.ForTCP("admin"),
+		wait.ForExec("/app", "probe", "{{netaddr:admin}}"))
 	sys, err := harness.Up(ctx, harness.System{Name: "ready", Services: []harness.Service{{
 		Name: "node", Source: harness.Source{Binary: art.Binary},
 		Ports: harness.Ports{{Name: "http", Port: 8080}, {Name: "admin", Port: 9002}},

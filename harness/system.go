@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/faultline/faultline/harness/wait"
 )
 
 // Role says what part a service plays in the system's wiring.
@@ -124,9 +126,9 @@ type Service struct {
 	// (default "/healthz" unless Ready is set).
 	Health string `yaml:"health,omitempty"`
 	// Ready, when set, is how an instance is known ready instead of Health: HTTP on a
-	// named port and path, a TCP accept, a line of its output, or all of several (see
-	// Ready). The runtime then waits only for the main port to accept connections.
-	Ready *Ready `yaml:"ready,omitempty"`
+	// named port and path, a TCP accept, a line of its output, a command, or all of
+	// several (see package wait). The runtime then waits only for the main port to accept connections.
+	Ready *wait.Strategy `yaml:"ready,omitempty"`
 	// StartTimeout bounds each wait for an instance to be ready (default: the rest of
 	// the bring-up's timeout, WithStartTimeout). Written like 90s or 2m in YAML.
 	StartTimeout time.Duration `yaml:"start_timeout,omitempty"`
@@ -279,7 +281,7 @@ func (s System) Validate() error {
 		case svc.Ready != nil && svc.Health != "":
 			bad(where, "health and ready are both set: health is the default readiness, HTTP on the main port; write it in ready as http: {path: %s}, or drop one", svc.Health)
 		case svc.Ready != nil:
-			svc.Ready.check("ready", svc, func(format string, args ...any) { bad(where, format, args...) })
+			svc.Ready.Check("ready", portList(svc), func(format string, args ...any) { bad(where, format, args...) })
 		case !strings.HasPrefix(svc.Health, "/"):
 			bad(where, "health %q is not a path: write it like /healthz", svc.Health)
 		}
@@ -396,12 +398,15 @@ func hasPort(s Service, name string) bool {
 }
 
 // portNames lists a service's ports for a message: "client, peer".
-func portNames(s Service) string {
+func portNames(s Service) string { return strings.Join(portList(s), ", ") }
+
+// portList is the names of a service's ports, its main port first.
+func portList(s Service) []string {
 	var names []string
 	for _, p := range s.ports() {
 		names = append(names, p.Name)
 	}
-	return strings.Join(names, ", ")
+	return names
 }
 
 func serviceNamed(services []Service, name string) (Service, bool) {

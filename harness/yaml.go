@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/faultline/faultline/harness/wait"
 )
 
 // maxFileSize bounds what Load reads: a topology is a few kilobytes.
@@ -160,7 +162,7 @@ func resolve(n *yaml.Node) *yaml.Node {
 }
 
 var (
-	unknownFieldRE = regexp.MustCompile(`^line (\d+): field (.*) not found in type harness\.(\w+)$`)
+	unknownFieldRE = regexp.MustCompile(`^line (\d+): field (.*) not found in type (?:harness|wait)\.(\w+)$`)
 	typeRE         = regexp.MustCompile("(?s)^line (\\d+): cannot unmarshal (\\S+)(?: `(.*)`)? into (\\S+)$")
 	syntaxLineRE   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 )
@@ -174,11 +176,16 @@ var declTypes = map[string]reflect.Type{
 	"Dependency": reflect.TypeFor[Dependency](),
 	"Database":   reflect.TypeFor[Database](),
 	"Cluster":    reflect.TypeFor[Cluster](),
-	"Ready":      reflect.TypeFor[Ready](),
-	"HTTPReady":  reflect.TypeFor[HTTPReady](),
-	"TCPReady":   reflect.TypeFor[TCPReady](),
-	"LogReady":   reflect.TypeFor[LogReady](),
-	"ExecReady":  reflect.TypeFor[ExecReady](),
+	"Strategy":   reflect.TypeFor[wait.Strategy](),
+	"HTTP":       reflect.TypeFor[wait.HTTP](),
+	"TCP":        reflect.TypeFor[wait.TCP](),
+	"Log":        reflect.TypeFor[wait.Log](),
+	"Exec":       reflect.TypeFor[wait.Exec](),
+}
+
+// readyNames name the readiness types of package wait as a file writes them.
+var readyNames = map[string]string{
+	"Strategy": "ready", "HTTP": "ready http check", "TCP": "ready tcp check", "Log": "ready log check", "Exec": "ready exec check",
 }
 
 // explainYAML rewrites the decoder's messages into ones that name the line and the
@@ -223,15 +230,18 @@ func explainUnknownField(line, field, typeName string) string {
 			}
 		}
 	}
-	what := strings.ToLower(typeName)
+	what, goName := strings.ToLower(typeName), "harness."+typeName
+	if w, ok := readyNames[typeName]; ok {
+		what, goName = w, "wait."+typeName
+	}
 	msg := fmt.Sprintf("line %s: unknown field %q in %s: ", line, field, what)
 	if near := nearest(field, fields); near != "" {
 		msg += fmt.Sprintf("did you mean %q? ", near)
 	}
 	if len(fields) == 0 {
-		return msg + "check its spelling against the fields of harness." + typeName
+		return msg + "check its spelling against the fields of " + goName
 	}
-	return msg + fmt.Sprintf("a %s has %s (harness.%s)", what, strings.Join(fields, ", "), typeName)
+	return msg + fmt.Sprintf("a %s has %s (%s)", what, strings.Join(fields, ", "), goName)
 }
 
 // nearest is the field within two edits of s (case aside), or "".
