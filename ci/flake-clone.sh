@@ -3,7 +3,9 @@
 # fresh temporary directory and run the README's test command there exactly as CI does
 # (`CI=true make test` with no standard input), never stopping at a failure. HOG=1 keeps
 # one core busy for the whole hunt. Writes reports/flake-clone-<time>/summary.md: each
-# run's verdict, time, load and failing tests, and the pass count; each run's log beside.
+# run's verdict, time, load and failing tests, and the pass count; each run's log and
+# the scenario suite's saved outcomes and history (run-N-report/) beside. Edit this
+# script only while no hunt runs: bash reads it as it goes.
 #
 #   bash ci/flake-clone.sh 10            # or MODE=clone bash ci/flake.sh 10
 #   HOG=1 bash ci/flake-clone.sh 3
@@ -94,7 +96,9 @@ for i in $(seq 1 "$n"); do
   echo "flake-clone: run $i/$n on a clean clone of $commit (log: $log)" >&2
   load_before=$(cut -d' ' -f1-3 /proc/loadavg)
   start=$(date +%s)
-  (cd "$clone" && CI=true make test </dev/null >>"$log" 2>&1)
+  # The scenario suite saves every outcome and its history beside the log, so that a
+  # failed run can be read (and rendered: bin/faultline report DIR) after its clone is gone.
+  (cd "$clone" && CI=true FAULTLINE_REPORT_DIR="$out/run-$i-report" make test </dev/null >>"$log" 2>&1)
   rc=$?
   took=$(($(date +%s) - start))
   load_after=$(cut -d' ' -f1-3 /proc/loadavg)
