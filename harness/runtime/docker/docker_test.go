@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,7 +19,6 @@ import (
 
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 
@@ -239,61 +237,31 @@ func TestReapRemovesOnlyTheLeftoversOfDeadRuns(t *testing.T) {
 	}
 	image := imageOf(t, ctx, dc, in)
 
-	// The dead run's owner lives while its network and container are made, so that no
-	// other test's reaper (every docker.New reaps) removes them half-made; it dies just
-	// before the Reap under test.
-	dead := exec.Command("sleep", "300")
-	if err := dead.Start(); err != nil {
-		t.Fatalf("start the dead run's owner: %v", err)
-	}
-	killOwner := sync.OnceFunc(func() { _ = dead.Process.Kill(); _ = dead.Wait() })
-	t.Cleanup(killOwner)
+	// deadRun builds the run while its owner lives (so that no parallel test's reaper
+	// takes it half-made) and returns once the owner is dead.
+	dead := deadRun(t, ctx, dc, image, 1)
 	host, _ := os.Hostname()
-	labels := func(run string, pid int) map[string]string {
-		return map[string]string{
-			docker.LabelRun:     run,
-			docker.LabelPID:     strconv.Itoa(pid),
-			docker.LabelStarted: strconv.FormatInt(time.Now().Unix(), 10),
-			docker.LabelHost:    host,
-		}
-	}
-	deadRun := fmt.Sprintf("test-dead-%d", time.Now().UnixNano())
 	liveRun := fmt.Sprintf("test-live-%d", time.Now().UnixNano())
-	deadNet, err := dc.NetworkCreate(ctx, "faultline-"+deadRun, client.NetworkCreateOptions{Driver: "bridge", Labels: labels(deadRun, dead.Process.Pid)})
-	if err != nil {
-		t.Fatalf("create network: %v", err)
-	}
-	t.Cleanup(func() { dc.NetworkRemove(context.Background(), deadNet.ID, client.NetworkRemoveOptions{}) })
-	deadCtr, err := dc.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Name:       "faultline-" + deadRun + "-svc",
-		Config:     &container.Config{Image: image, Labels: labels(deadRun, dead.Process.Pid)},
-		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode("faultline-" + deadRun)},
-	})
-	if err != nil {
-		t.Fatalf("create container: %v", err)
-	}
-	t.Cleanup(func() {
-		dc.ContainerRemove(context.Background(), deadCtr.ID, client.ContainerRemoveOptions{Force: true})
-	})
-	liveNet, err := dc.NetworkCreate(ctx, "faultline-"+liveRun, client.NetworkCreateOptions{Driver: "bridge", Labels: labels(liveRun, os.Getpid())})
+	liveNet, err := dc.NetworkCreate(ctx, "faultline-"+liveRun, client.NetworkCreateOptions{Driver: "bridge", Labels: map[string]string{
+		docker.LabelRun:     liveRun,
+		docker.LabelPID:     strconv.Itoa(os.Getpid()),
+		docker.LabelStarted: strconv.FormatInt(time.Now().Unix(), 10),
+		docker.LabelHost:    host,
+	}})
 	if err != nil {
 		t.Fatalf("create network: %v", err)
 	}
 	t.Cleanup(func() { dc.NetworkRemove(context.Background(), liveNet.ID, client.NetworkRemoveOptions{}) })
 
-	killOwner()
 	removed, err := docker.Reap(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("reap: %v", err)
 	}
-	if removed < 2 {
-		t.Errorf("reap removed %d, want at least the dead run's container and network", removed)
+	if removed < 3 {
+		t.Errorf("reap removed %d, want at least the dead run's container and its two networks", removed)
 	}
-	if _, err := dc.ContainerInspect(ctx, deadCtr.ID, client.ContainerInspectOptions{}); !cerrdefs.IsNotFound(err) {
-		t.Errorf("the dead run's container is still there (inspect: %v)", err)
-	}
-	if _, err := dc.NetworkInspect(ctx, deadNet.ID, client.NetworkInspectOptions{}); !cerrdefs.IsNotFound(err) {
-		t.Errorf("the dead run's network is still there (inspect: %v)", err)
+	if left := runResources(t, ctx, dc, dead); len(left) > 0 {
+		t.Errorf("the dead run %s still has: %s", dead, strings.Join(left, ", "))
 	}
 	if _, err := dc.NetworkInspect(ctx, liveNet.ID, client.NetworkInspectOptions{}); err != nil {
 		t.Errorf("reap removed the network of a live run: %v", err)
