@@ -52,6 +52,10 @@ type LinkPlan struct {
 	// link is made pointing nowhere and set to To's address once To is placed. A link
 	// that is not parked is made once To is placed, with To's address.
 	Parked bool
+	// Alias, on the ingress links of a by-name service's instance (Service.ByName), is
+	// the name the link answers to: it is made on a proxy host of To's own that carries
+	// that alias, listening on the port's own number, instead of on the run's host.
+	Alias string
 }
 
 // InstancePlan is one start of a plan.
@@ -90,6 +94,9 @@ type InstancePlan struct {
 	// Links are the links whose address it is handed (LinkRef in its Args, then in its
 	// Env by variable name): each is made before it starts.
 	Links []string
+	// Alias is its service's name when the service is by-name (Service.ByName): the
+	// instance gets a proxy host of its own answering to it, made before it starts.
+	Alias string
 	// Ingress is the link that reaches its main port; PortLinks the link that reaches
 	// each of its ports, by port name (the main one's is Ingress); Registry its own
 	// link to the registry, or "".
@@ -321,6 +328,9 @@ func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan) {
 		Ports: ports, Restart: svc.Restart, Ingress: name, StartTimeout: svc.StartTimeout,
 		PortLinks: map[string]string{},
 	}
+	if svc.ByName {
+		in.Alias = svc.Name
+	}
 	// Without a strategy of its own, an instance is ready once Health answers 200 on the
 	// main port: first directly (the runtime waits for it), then through its ingress.
 	ready := wait.ForHTTP(main.Name, svc.Health)
@@ -342,7 +352,11 @@ func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan) {
 	for _, p := range ports {
 		l := portLink(name, p, main)
 		in.PortLinks[p.Name] = l
-		links = append(links, LinkPlan{Name: l, To: name, Port: p.Name})
+		lp := LinkPlan{Name: l, To: name, Port: p.Name}
+		if svc.ByName {
+			lp.Alias = svc.Name
+		}
+		links = append(links, lp)
 	}
 	link := func(l LinkPlan) string {
 		links = append(links, l)
@@ -388,6 +402,9 @@ func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan) {
 		dep := p.service(d.Service)
 		for k := 1; k <= dep.Replicas; k++ {
 			in.After = append(in.After, instanceName(dep.Name, k))
+		}
+		if d.Env == "" {
+			continue // a by-name service: its name is its address, and the order is all
 		}
 		depPorts := dep.ports()
 		port := depPorts[slices.IndexFunc(depPorts, func(p NamedPort) bool { return p.Name == d.Port })]

@@ -109,6 +109,11 @@ func (r *Running) start(ctx context.Context, in InstancePlan, wait func(context.
 			return nil, fail(err)
 		}
 	}
+	if in.Alias != "" {
+		if err := r.startAliasHost(ctx, in); err != nil {
+			return nil, fmt.Errorf("start %s: %w", in.Name, err)
+		}
+	}
 	addr := func(name string) string { return r.Link(name).NetAddr() }
 	env := make(map[string]string, len(in.Env))
 	for k, v := range in.Env {
@@ -205,6 +210,7 @@ func portAddr(ri runtime.Instance, port, main string) (string, error) {
 type linkSlot struct {
 	name     string
 	to, port string // the instance and port the link reaches, when the plan has it
+	alias    string // the name it answers to on To's own proxy host (LinkPlan.Alias)
 	mu       sync.Mutex
 	link     *netfault.Link
 	upstream string // the instance's address once it is placed
@@ -216,7 +222,7 @@ func (r *Running) planLinks(links []LinkPlan) {
 	defer r.mu.Unlock()
 	for _, l := range links {
 		if r.slots[l.Name] == nil {
-			r.slots[l.Name] = &linkSlot{name: l.Name, to: l.To, port: l.Port}
+			r.slots[l.Name] = &linkSlot{name: l.Name, to: l.To, port: l.Port, alias: l.Alias}
 			r.linksByTo[l.To] = append(r.linksByTo[l.To], l)
 		}
 	}
@@ -257,7 +263,7 @@ func (s *linkSlot) make(ctx context.Context, r *Running) error {
 		s.upstream = addr
 	}
 	up := cmp.Or(s.upstream, parkedUpstream)
-	l, err := r.link(ctx, s.name, up)
+	l, err := r.linkOn(ctx, s, up)
 	if err != nil {
 		return err
 	}
@@ -303,7 +309,7 @@ func (s *linkSlot) place(ctx context.Context, r *Running, addr string) error {
 	defer s.mu.Unlock()
 	s.upstream = addr
 	if s.link == nil {
-		l, err := r.link(ctx, s.name, addr)
+		l, err := r.linkOn(ctx, s, addr)
 		if err != nil {
 			return err
 		}
@@ -311,4 +317,65 @@ func (s *linkSlot) place(ctx context.Context, r *Running, addr string) error {
 		return nil
 	}
 	return s.link.SetUpstream(ctx, addr)
+}
+
+// linkOn makes the slot's link: on the run's proxy host, or, for a by-name instance's
+// ingress, on the instance's own (startAliasHost made it before the instance started).
+func (r *Running) linkOn(ctx context.Context, s *linkSlot, upstream string) (*netfault.Link, error) {
+	if s.alias == "" {
+		return r.link(ctx, s.name, upstream)
+	}
+	r.mu.Lock()
+	m := r.aliasLinks[s.to][s.port]
+	r.mu.Unlock()
+	if m == nil {
+		return nil, fmt.Errorf("create link %s: %s has no proxy host of its own on port %s", s.name, s.to, s.port)
+	}
+	l, err := m.Create(ctx, s.name, upstream)
+	if err != nil {
+		return nil, fmt.Errorf("create link %s: %w", s.name, err)
+	}
+	r.mu.Lock()
+	r.links[s.name] = l
+	r.mu.Unlock()
+	return l, nil
+}
+
+// startAliasHost starts the proxy host of a by-name instance's own, answering to its
+// service's name on the instance's port numbers, with a link manager per port.
+func (r *Running) startAliasHost(ctx context.Context, in InstancePlan) error {
+	ah, ok := r.rt.(runtime.AliasProxyHoster)
+	if !ok {
+		return fmt.Errorf("%s is by_name, which the %s runtime cannot give (its instances cannot answer to a name)", in.Service, r.rt.Name())
+	}
+	ports := make([]int, len(in.Ports))
+	for i, p := range in.Ports {
+		ports[i] = p.Port
+	}
+	host, err := ah.StartAliasProxyHost(ctx, in.Name, in.Alias, ports)
+	if err != nil {
+		return err
+	}
+	byPort := map[string]*netfault.Manager{}
+	for i, p := range in.Ports {
+		byPort[p.Name] = netfault.New(oneSlot{host, host.ListenAddr(i)})
+	}
+	r.mu.Lock()
+	r.aliasLinks[in.Name] = byPort
+	r.mu.Unlock()
+	return nil
+}
+
+// oneSlot is one listen address of a proxy host as a host of one slot, so that a link
+// manager puts its one link there.
+type oneSlot struct {
+	runtime.ProxyHost
+	listen string
+}
+
+func (o oneSlot) ListenAddr(slot int) string {
+	if slot != 0 {
+		return ""
+	}
+	return o.listen
 }

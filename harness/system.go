@@ -154,6 +154,14 @@ type Service struct {
 	Cluster *Cluster `yaml:"cluster,omitempty"`
 	// Restart is the supervisor's policy for its instances: "on-failure" (default) or "never".
 	Restart string `yaml:"restart,omitempty"`
+	// ByName, when set, lets the system's other containers reach each instance at the
+	// service's name and declared ports, as compose does ("db:5432"): each instance gets
+	// a Toxiproxy proxy of its own that answers to that name on the run's network (Docker
+	// answers the name with every instance's proxy), so the calls go through the
+	// instance's ingress links and faults on them cut the calls. A dependency on a
+	// by-name service then needs no env: the name is its address. Docker runtime only;
+	// LoadCompose sets it for every service.
+	ByName bool `yaml:"by_name,omitempty"`
 }
 
 // System declares a system under test.
@@ -316,8 +324,8 @@ func (s System) Validate() error {
 			case !seen[d.Service]:
 				bad(where, "depends_on[%d] names unknown service %q: declare it under services, or fix the name (the system has %s)", j, d.Service, sortedNames(seen))
 			}
-			if d.Env == "" {
-				bad(where, "depends_on[%d].env is empty: name the variable that receives %s's address", j, d.Service)
+			if dep, ok := serviceNamed(s.Services, d.Service); d.Env == "" && !(ok && dep.ByName) {
+				bad(where, "depends_on[%d].env is empty: name the variable that receives %s's address, or declare %s by_name to reach it at its name", j, d.Service, d.Service)
 			}
 			if dep, ok := serviceNamed(s.Services, d.Service); ok && d.Port != "" && !hasPort(dep, d.Port) {
 				bad(where, "depends_on[%d].port %q is not a port of %s: use one of %s", j, d.Port, d.Service, portNames(dep))

@@ -108,10 +108,11 @@ type Running struct {
 	instances    []*Instance
 	databases    map[string]*Instance
 	links        map[string]*netfault.Link
-	slots        map[string]*linkSlot  // the planned links, as they are carried out
-	linksByTo    map[string][]LinkPlan // instance → the planned links that reach it
-	counts       map[string]int        // service → the number of its latest instance
-	builds       map[string]int        // package → 1 once its build is announced, 2 once its end is
+	slots        map[string]*linkSlot                    // the planned links, as they are carried out
+	aliasLinks   map[string]map[string]*netfault.Manager // by-name instance → port → its own proxies
+	linksByTo    map[string][]LinkPlan                   // instance → the planned links that reach it
+	counts       map[string]int                          // service → the number of its latest instance
+	builds       map[string]int                          // package → 1 once its build is announced, 2 once its end is
 	gateway      string
 	registry     string
 	downOnce     sync.Once
@@ -189,7 +190,7 @@ func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error)
 	r = &Running{
 		sys: sys, plan: plan, startTimeout: cfg.timeout, rt: cfg.rt, hist: cfg.hist, builder: cfg.builder, seed: cfg.seed,
 		databases: map[string]*Instance{}, links: map[string]*netfault.Link{}, counts: map[string]int{},
-		slots: map[string]*linkSlot{}, linksByTo: map[string][]LinkPlan{}, builds: map[string]int{},
+		slots: map[string]*linkSlot{}, aliasLinks: map[string]map[string]*netfault.Manager{}, linksByTo: map[string][]LinkPlan{}, builds: map[string]int{},
 	}
 	for _, svc := range sys.Services {
 		r.counts[svc.Name] = svc.Replicas
@@ -209,6 +210,13 @@ func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error)
 			r = nil
 		}
 	}()
+	if _, ok := r.rt.(runtime.AliasProxyHoster); !ok {
+		for _, svc := range sys.Services {
+			if svc.ByName {
+				return r, fmt.Errorf("up %s: service %q: by_name needs a runtime whose instances answer to a name, such as docker; the %s runtime cannot: run it on docker (FAULTLINE_RUNTIME=docker), or drop by_name and hand its address to the services that call it with depends_on env", sys.Name, svc.Name, r.rt.Name())
+			}
+		}
+	}
 	r.sup = supervise.New(r.hist, r.log)
 	// The proxy host starts while the first instances do: those that advertise nothing
 	// (the databases, the registry) need it only once they run.
@@ -488,6 +496,19 @@ func (r *Running) Down(ctx context.Context) error {
 		}
 		if r.proxies != nil {
 			if err := r.proxies.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		r.mu.Lock()
+		var own []*netfault.Manager
+		for _, byPort := range r.aliasLinks {
+			for _, m := range byPort {
+				own = append(own, m)
+			}
+		}
+		r.mu.Unlock()
+		for _, m := range own {
+			if err := m.Close(ctx); err != nil {
 				errs = append(errs, err)
 			}
 		}

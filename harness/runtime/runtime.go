@@ -157,6 +157,14 @@ type ProxyHost interface {
 	NetAddr(listen string) string
 }
 
+// AliasProxyHoster is a Runtime that can start a proxy host of one instance's own, which
+// the run's other instances reach at alias (its service's name, as compose has it) on
+// the instance's own port numbers: its slot n listens on ports[n]. The docker runtime is
+// one; a local process cannot be given a name, so the local runtime is not.
+type AliasProxyHoster interface {
+	StartAliasProxyHost(ctx context.Context, instance, alias string, ports []int) (ProxyHost, error)
+}
+
 // Runtime starts and removes the instances of one run.
 type Runtime interface {
 	// Name is "local" or "docker".

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -384,7 +385,7 @@ func (r *Runtime) StartProxyHost(ctx context.Context, slots int) (runtime.ProxyH
 	ctx, cancel := r.whileOpen(ctx)
 	defer cancel()
 
-	p, err := r.startProxy(ctx, slots)
+	p, err := r.startProxy(ctx, ProxyAlias, ProxyAlias, slotPorts(slots))
 	r.mu.Lock()
 	r.proxyBusy = false
 	if err == nil && r.closed {
@@ -397,6 +398,40 @@ func (r *Runtime) StartProxyHost(ctx context.Context, slots int) (runtime.ProxyH
 	r.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("start proxy host: %w", err)
+	}
+	return p, nil
+}
+
+// StartAliasProxyHost starts a Toxiproxy server of the instance's own: a container
+// answering to alias on the run's network (Docker answers a name several containers
+// carry with all of them), whose slot n listens on ports[n], each published. A by-name
+// service's instance gets one, so that "db:5432" reaches db-1 through a proxy.
+func (r *Runtime) StartAliasProxyHost(ctx context.Context, instance, alias string, ports []int) (runtime.ProxyHost, error) {
+	if r.opts.proxyBinary == "" {
+		return nil, fmt.Errorf("start proxy host of %s: no proxy binary: pass docker.WithProxyBinary(path)", instance)
+	}
+	if len(ports) == 0 || len(ports) > maxProxySlots {
+		return nil, fmt.Errorf("start proxy host of %s: %d ports: want 1..%d", instance, len(ports), maxProxySlots)
+	}
+	for _, p := range ports {
+		if p < 1 || p > 65535 || p == ProxyAPIPort {
+			return nil, fmt.Errorf("start proxy host of %s: port %d: use 1 to 65535, but not %d (Toxiproxy's API)", instance, p, ProxyAPIPort)
+		}
+	}
+	name := instance + "-proxy"
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("start proxy host of %s: runtime is closed", instance)
+	}
+	r.inflight.Add(1)
+	r.mu.Unlock()
+	defer r.inflight.Done()
+	ctx, cancel := r.whileOpen(ctx)
+	defer cancel()
+	p, err := r.startProxy(ctx, name, alias, slices.Clone(ports))
+	if err != nil {
+		return nil, fmt.Errorf("start proxy host of %s: %w", instance, err)
 	}
 	return p, nil
 }

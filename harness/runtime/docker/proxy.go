@@ -30,39 +30,47 @@ const (
 	proxyStartTimeout = 30 * time.Second
 )
 
-// ProxyHost is the run's Toxiproxy server, a container on the run's network with the
-// alias "toxiproxy": its API and every proxy slot are published on the harness's host.
+// ProxyHost is a Toxiproxy server of the run, a container on the run's network: the
+// run's own, with the alias "toxiproxy" and numbered slots, or an instance's own (see
+// StartAliasProxyHost), with the alias of the instance's service and its ports as slots.
+// Its API and every slot are published on the harness's host.
 type ProxyHost struct {
 	rt      *Runtime
 	id      string
 	apiAddr string
-	slots   int
+	alias   string
+	ports   []int // the container port of each slot
 }
 
-var _ runtime.ProxyHost = (*ProxyHost)(nil)
+var (
+	_ runtime.ProxyHost        = (*ProxyHost)(nil)
+	_ runtime.AliasProxyHoster = (*Runtime)(nil)
+)
 
-func (r *Runtime) startProxy(ctx context.Context, slots int) (*ProxyHost, error) {
+// startProxy starts a Toxiproxy container called name, answering to alias on the run's
+// network, with ports published as its slots.
+func (r *Runtime) startProxy(ctx context.Context, name, alias string, ports []int) (*ProxyHost, error) {
 	image, err := r.binaryImage(ctx, r.opts.proxyBinary)
 	if err != nil {
 		return nil, fmt.Errorf("proxy image: %w", err)
 	}
 	api := containerPort(ProxyAPIPort)
-	ports := []network.Port{api}
+	published := []network.Port{api}
 	exposed := []string{api.String()}
-	for s := 0; s < slots; s++ {
-		p := containerPort(ProxyBasePort + s)
-		ports = append(ports, p)
+	for _, port := range ports {
+		p := containerPort(port)
+		published = append(published, p)
 		exposed = append(exposed, p.String())
 	}
 	req := testcontainers.ContainerRequest{
 		Image:              image,
-		Name:               r.containerName(ProxyAlias),
+		Name:               r.containerName(name),
 		Cmd:                []string{"-host", "0.0.0.0", "-port", strconv.Itoa(ProxyAPIPort)},
-		Labels:             r.containerLabels(map[string]string{LabelInstance: ProxyAlias, LabelService: ProxyAlias}),
+		Labels:             r.containerLabels(map[string]string{LabelInstance: name, LabelService: ProxyAlias}),
 		Networks:           []string{r.netName},
-		NetworkAliases:     map[string][]string{r.netName: {ProxyAlias}},
+		NetworkAliases:     map[string][]string{r.netName: {alias}},
 		ExposedPorts:       exposed,
-		HostConfigModifier: r.publish(ports...),
+		HostConfigModifier: r.publish(published...),
 		WaitingFor: wait.ForHTTP("/version").
 			WithPort(api.String()).
 			WithStartupTimeout(proxyStartTimeout).
@@ -72,15 +80,24 @@ func (r *Runtime) startProxy(ctx context.Context, slots int) (*ProxyHost, error)
 	if err != nil {
 		return nil, err
 	}
-	p := &ProxyHost{rt: r, id: ctr.GetContainerID(), slots: slots}
+	p := &ProxyHost{rt: r, id: ctr.GetContainerID(), alias: alias, ports: ports}
 	hp, err := p.published(ctx, ProxyAPIPort)
 	if err != nil {
 		r.discard(ctx, p.id)
 		return nil, err
 	}
 	p.apiAddr = net.JoinHostPort(r.host, hp)
-	r.log.Debug("proxy host ready", "api", p.apiAddr, "slots", slots, "image", image)
+	r.log.Debug("proxy host ready", "name", name, "alias", alias, "api", p.apiAddr, "ports", len(ports), "image", image)
 	return p, nil
+}
+
+// slotPorts are the container ports of n numbered slots.
+func slotPorts(n int) []int {
+	out := make([]int, n)
+	for s := range out {
+		out[s] = ProxyBasePort + s
+	}
+	return out
 }
 
 // APIAddr is host:port of the Toxiproxy HTTP API as published on the harness's host.
@@ -89,10 +106,15 @@ func (p *ProxyHost) APIAddr() string { return p.apiAddr }
 // ContainerID is the Docker id of the proxy container.
 func (p *ProxyHost) ContainerID() string { return p.id }
 
-// ListenAddr is 0.0.0.0:<20000+slot>: proxies must listen on every address of the
-// container so that Docker's published port reaches them.
+// ListenAddr is 0.0.0.0 and the container port of the slot (20000+slot on the run's
+// host, the instance's own port numbers on an instance's): proxies must listen on every
+// address of the container so that Docker's published port reaches them. It is "" for
+// a slot the host does not have.
 func (p *ProxyHost) ListenAddr(slot int) string {
-	return "0.0.0.0:" + strconv.Itoa(ProxyBasePort+slot)
+	if slot < 0 || slot >= len(p.ports) {
+		return ""
+	}
+	return "0.0.0.0:" + strconv.Itoa(p.ports[slot])
 }
 
 // HostAddr is where the harness reaches the proxy that listens on listen: the port Docker
@@ -109,13 +131,14 @@ func (p *ProxyHost) HostAddr(ctx context.Context, listen string) (string, error)
 	return net.JoinHostPort(p.rt.host, hp), nil
 }
 
-// NetAddr is toxiproxy:<port>, where instances reach the proxy that listens on listen.
+// NetAddr is alias:<port> (toxiproxy:<port> on the run's host), where instances reach
+// the proxy that listens on listen.
 func (p *ProxyHost) NetAddr(listen string) string {
 	port, err := listenPort(listen)
 	if err != nil {
-		return ProxyAlias + ":0"
+		return p.alias + ":0"
 	}
-	return net.JoinHostPort(ProxyAlias, strconv.Itoa(port))
+	return net.JoinHostPort(p.alias, strconv.Itoa(port))
 }
 
 // published is the host port Docker published for the container port.
@@ -126,8 +149,7 @@ func (p *ProxyHost) published(ctx context.Context, port int) (string, error) {
 	}
 	hp, ok := hostPort(res.Container, containerPort(port))
 	if !ok {
-		return "", fmt.Errorf("port %d of the proxy container is not published (%d slots from %d)",
-			port, p.slots, ProxyBasePort)
+		return "", fmt.Errorf("port %d of the proxy container is not published (it publishes %v)", port, p.ports)
 	}
 	return hp, nil
 }
