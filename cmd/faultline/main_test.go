@@ -34,7 +34,7 @@ func capture(t *testing.T, args ...string) (int, string, string) {
 func TestEveryCommandHasHelp(t *testing.T) {
 	for cmd, flags := range map[string][]string{
 		"run":    {"-runtime", "-label-filter", "-seed", "-out"},
-		"up":     {"-runtime"},
+		"up":     {"-runtime", "-f"},
 		"report": {"DIR"},
 		"clean":  {"Images are kept"},
 	} {

@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"text/tabwriter"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/build"
@@ -16,8 +20,10 @@ import (
 func cmdUp(ctx context.Context, args []string) int {
 	fs := newFlagSet("up", "Bring the reference system (registry, gateway, accounts, inventory, orders and one\n"+
 		"etcd per service, every link through a fault proxy) up with the harness, print how\n"+
-		"to reach it, and tear everything down on Ctrl-C.")
+		"to reach it, and tear everything down on Ctrl-C. With -f, bring up your own system\n"+
+		"instead: a faultline system file, or a docker-compose file as it is (docker runtime).")
 	kind := fs.String("runtime", harness.RuntimeKind(), "where to run it: docker, local or auto (docker when an engine answers); default $FAULTLINE_RUNTIME or auto")
+	file := fs.String("f", "", "a system to bring up instead of the reference one: a faultline system YAML (services: a list) or a compose file (services: a mapping)")
 	verbose := fs.Bool("v", false, "log every step of the bring-up")
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)
@@ -35,7 +41,16 @@ func cmdUp(ctx context.Context, args []string) int {
 		fmt.Fprintf(os.Stderr, "faultline up: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "faultline up: starting the reference system (runtime %s)…\n", *kind)
+	var own harness.System
+	if *file != "" {
+		var err error
+		if own, err = loadSystem(ctx, *file); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(os.Stderr, "faultline up: starting %s from %s (runtime %s)…\n", own.Name, *file, *kind)
+	} else {
+		fmt.Fprintf(os.Stderr, "faultline up: starting the reference system (runtime %s)…\n", *kind)
+	}
 	rt, err := harness.NewRuntime(ctx, *kind, logger)
 	if err != nil {
 		return fail(err)
@@ -50,6 +65,27 @@ func cmdUp(ctx context.Context, args []string) int {
 	opts := []harness.Option{harness.WithRuntime(rt), harness.WithLogger(logger)}
 	if dir := prebuiltDir(); dir != "" {
 		opts = append(opts, harness.WithBuilder(build.New(build.WithPrebuilt(dir))))
+	}
+	if *file != "" {
+		r, err := harness.Up(ctx, own, opts...)
+		if err != nil {
+			return fail(err)
+		}
+		defer func() {
+			dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := r.Down(dctx); err != nil {
+				fmt.Fprintf(os.Stderr, "faultline up: tear down: %v\n", err)
+			}
+		}()
+		fmt.Printf("%s is up on the %s runtime (seed %d).\n\n", own.Name, rt.Name(), r.Seed())
+		if err := describe(ctx, os.Stdout, r); err != nil {
+			return fail(err)
+		}
+		fmt.Println("\nEvery address is a fault proxy's. Press Ctrl-C to stop everything.")
+		<-ctx.Done()
+		fmt.Println("\nstopping…")
+		return 0
 	}
 	sys, err := reference.Up(ctx, opts...)
 	if err != nil {
@@ -94,4 +130,41 @@ func prebuiltDir() string {
 		return filepath.Dir(exe)
 	}
 	return ""
+}
+
+// loadSystem reads a system to bring up: a compose file when its services: is a mapping
+// (as compose writes it), else a faultline system file (services: a list).
+func loadSystem(ctx context.Context, path string) (harness.System, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return harness.System{}, fmt.Errorf("-f %s: %w", path, err)
+	}
+	var shape struct {
+		Services yaml.Node `yaml:"services"`
+	}
+	if yaml.Unmarshal(data, &shape) == nil && shape.Services.Kind == yaml.MappingNode {
+		return harness.LoadCompose(ctx, path)
+	}
+	return harness.LoadFile(path)
+}
+
+// describe lists every instance of r with where each of its ports is reached: from this
+// machine, and from the system's own instances.
+func describe(ctx context.Context, w io.Writer, r *harness.Running) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  INSTANCE\tPORT\tFROM HERE\tFROM THE SYSTEM\tLINK")
+	for _, inst := range r.All() {
+		for _, port := range inst.PortNames() {
+			l, err := inst.Port(port)
+			if err != nil {
+				return err
+			}
+			host, err := l.HostAddr(ctx)
+			if err != nil {
+				return fmt.Errorf("%s port %s: %w", inst.Name(), port, err)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", inst.Name(), port, host, l.NetAddr(), l.Name())
+		}
+	}
+	return tw.Flush()
 }
