@@ -12,7 +12,7 @@
 // breakers), policy.go (failsafe policies and what counts as a failure), proxy.go
 // (forwarding one call), metrics.go, and gateway.go (wiring and the health endpoints).
 //
-// It imports the discovery client and the config reader of the reference services and
-// nothing else of this module: never harness/, scenarios/, the registry's internals or the
+// It imports the discovery client, the config reader and the httpjson conventions of the
+// reference services and nothing else of this module: never harness/, scenarios/, the registry's internals or the
 // business services.
 package gateway

@@ -296,6 +296,44 @@ func TestBreakerStopsCallsToAFailingInstanceAndRecovers(t *testing.T) {
 	}
 }
 
+func TestADependencysFailureNeitherOpensTheBreakerNorIsRetried(t *testing.T) {
+	t.Parallel()
+	reg := startRegistry(t)
+	a, b := startBackend(t, "ord-1"), startBackend(t, "ord-2")
+	a.mode.Store(modeDepDown)
+	b.mode.Store(modeDepDown)
+	reg.register(t, "orders", a, b)
+	cfg := testConfig()
+	gw := startGateway(t, reg, cfg)
+
+	calls := 4 * cfg.BreakerWindow
+	for i := range calls {
+		r := gw.get(t, "/api/orders/x")
+		if r.code != http.StatusServiceUnavailable || r.servedBy == "" {
+			t.Fatalf("call %d: got %d from %q, want the instance's own 503", i, r.code, r.servedBy)
+		}
+		if r.attempts != 1 {
+			t.Fatalf("call %d: %d attempts, want 1: another instance shares the dependency", i, r.attempts)
+		}
+	}
+	if got := a.hits.Load() + b.hits.Load(); got != int64(calls) {
+		t.Errorf("the instances got %d calls, want %d (one each)", got, calls)
+	}
+	for _, id := range []string{"ord-1", "ord-2"} {
+		if got := gw.metric(t, "gateway_breaker_state", `instance="`+id+`"`); len(got) == 1 && !strings.HasSuffix(got[0], " 0") {
+			t.Errorf("breaker state of %s = %v, want 0 (closed): a dependency's failure is not the instance's", id, got)
+		}
+	}
+	// The dependency is back: the very next calls are served, with no breaker delay to sit out.
+	a.mode.Store(modeOK)
+	b.mode.Store(modeOK)
+	for i := range 4 {
+		if r := gw.get(t, "/api/orders/x"); r.code != http.StatusOK {
+			t.Fatalf("call %d after the dependency came back: got %d, want 200", i, r.code)
+		}
+	}
+}
+
 func TestBreakerHalfOpenTrialFailureReopens(t *testing.T) {
 	t.Parallel()
 	reg := startRegistry(t)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/reference-services/discovery"
+	"github.com/faultline/faultline/reference-services/httpjson"
 	"github.com/faultline/faultline/reference-services/registry"
 )
 
@@ -41,6 +42,7 @@ const (
 	modeUnavail              // answer 503
 	modeSlow                 // answer only after the caller gave up
 	modeDrop                 // close the connection without answering
+	modeDepDown              // answer 503 blaming a dependency (httpjson.DependencyHeader)
 )
 
 // received is what a backend saw of one call, echoed back as its JSON answer.
@@ -75,6 +77,11 @@ func (b *backend) serve(w http.ResponseWriter, r *http.Request) {
 	switch b.mode.Load() {
 	case modeUnavail:
 		http.Error(w, `{"error":"unavailable"}`, http.StatusServiceUnavailable)
+		return
+	case modeDepDown:
+		w.Header().Set(httpjson.DependencyHeader, "inventory")
+		w.Header().Set("X-Backend", b.id)
+		http.Error(w, `{"error":"inventory unavailable"}`, http.StatusServiceUnavailable)
 		return
 	case modeSlow:
 		select {

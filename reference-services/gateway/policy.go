@@ -11,6 +11,7 @@ import (
 	"github.com/failsafe-go/failsafe-go/timeout"
 
 	"github.com/faultline/faultline/reference-services/discovery"
+	"github.com/faultline/faultline/reference-services/httpjson"
 )
 
 // answer is what one instance answered, read in full within the attempt.
@@ -33,7 +34,10 @@ var (
 // failed tells whether an attempt failed in a way that says something about the
 // instance: a connection error, a timeout, or a 502/503/504 from it. It decides both
 // what the instance's breaker counts and what the retry policy retries. A call the client
-// gave up on (context.Canceled) is neither.
+// gave up on (context.Canceled) is neither, and nor is an answer that blames a dependency
+// (httpjson.DependencyHeader): the instance is healthy, and every other instance shares
+// that dependency, so opening its breaker would only keep it from serving once the
+// dependency is back.
 func failed(a *answer, err error) bool {
 	if err != nil {
 		return !errors.Is(err, context.Canceled) &&
@@ -41,7 +45,7 @@ func failed(a *answer, err error) bool {
 			!errors.Is(err, errResponseTooLarge) &&
 			!errors.Is(err, circuitbreaker.ErrOpen)
 	}
-	return a != nil && retryableStatus(a.status)
+	return a != nil && retryableStatus(a.status) && a.header.Get(httpjson.DependencyHeader) == ""
 }
 
 // retryableStatus reports the statuses that mean "this instance could not serve the

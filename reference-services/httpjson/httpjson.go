@@ -20,6 +20,12 @@ const MaxBody = 1 << 20
 // sees no such header on a 503 knows nothing was written.
 const OutcomeHeader = "Write-Outcome"
 
+// DependencyHeader names, on an error answer, the dependency whose failure the error is:
+// the service that answers is itself healthy, and another of its instances would fail the
+// same way. A gateway neither counts such an answer against the instance's circuit breaker
+// nor retries it on another instance.
+const DependencyHeader = "Failed-Dependency"
+
 // ReplayedHeader is set to "true" on an answer replayed from an idempotency record.
 const ReplayedHeader = "Idempotent-Replayed"
 

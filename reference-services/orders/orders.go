@@ -54,6 +54,9 @@ type record struct {
 	// Answer is the status code a rejected order answers with (409 refused, 503 a
 	// dependency was unreachable).
 	Answer int `json:"answer,omitempty"`
+	// FailedDependency names the dependency whose failure rejected the order (with Answer
+	// 503), "" when the order itself was refused.
+	FailedDependency string `json:"failed_dependency,omitempty"`
 	// Owner and LeaseUntil say which replica is running the saga, so that only one does.
 	Owner      string    `json:"owner,omitempty"`
 	LeaseUntil time.Time `json:"lease_until,omitempty"`
@@ -233,8 +236,14 @@ func (s *Service) answer(w http.ResponseWriter, rec record, stepErr error) {
 	case rec.Status == Confirmed:
 		httpjson.Write(w, http.StatusCreated, rec.Order)
 	case rec.Status == Rejected:
+		if rec.FailedDependency != "" {
+			w.Header().Set(httpjson.DependencyHeader, rec.FailedDependency)
+		}
 		httpjson.Write(w, rec.Answer, rejectedBody{Error: "order rejected: " + rec.Reason, Order: rec.Order})
 	case stepErr != nil:
+		if dep := (*depError)(nil); errors.As(stepErr, &dep) {
+			w.Header().Set(httpjson.DependencyHeader, dep.service)
+		}
 		msg := fmt.Sprintf("order %s is pending: %v; it will be finished when its dependencies answer, or retry with the same Idempotency-Key", rec.ID, stepErr)
 		httpjson.Write(w, httpjson.Status(stepErr), rejectedBody{Error: msg, Order: rec.Order})
 	default: // another replica is running it

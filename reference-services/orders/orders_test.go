@@ -14,6 +14,7 @@ import (
 
 	"github.com/faultline/faultline/reference-services/accounts"
 	"github.com/faultline/faultline/reference-services/discovery"
+	"github.com/faultline/faultline/reference-services/httpjson"
 	"github.com/faultline/faultline/reference-services/internal/apitest"
 	"github.com/faultline/faultline/reference-services/internal/etcdtest"
 	"github.com/faultline/faultline/reference-services/inventory"
@@ -244,6 +245,9 @@ func TestUnreachableDependencies(t *testing.T) {
 		if msg := r.Error(t); !strings.Contains(msg, "accounts unavailable") {
 			t.Errorf("error %q does not name accounts", msg)
 		}
+		if got := r.Header.Get(httpjson.DependencyHeader); got != "accounts" {
+			t.Errorf("%s = %q, want accounts", httpjson.DependencyHeader, got)
+		}
 		if o := orderOf(t, r); o.Status != orders.Rejected {
 			t.Errorf("order %+v, want rejected", o)
 		}
@@ -257,6 +261,9 @@ func TestUnreachableDependencies(t *testing.T) {
 		r := s.orders.Must(http.StatusServiceUnavailable, "POST", "/v1/orders", "k1", `{"account": "alice", "item": "widget", "qty": 2, "amount": 10}`)
 		if msg := r.Error(t); !strings.Contains(msg, "inventory unavailable") {
 			t.Errorf("error %q does not name inventory", msg)
+		}
+		if got := r.Header.Get(httpjson.DependencyHeader); got != "inventory" {
+			t.Errorf("%s = %q, want inventory: the failure is the dependency's, not this instance's", httpjson.DependencyHeader, got)
 		}
 		if b := s.balance(t); b != 100 {
 			t.Errorf("balance %d, want 100 (no debit)", b)

@@ -88,10 +88,27 @@ func (s *Service) update(ctx context.Context, rec record, change func(*record)) 
 	return got, nil
 }
 
-// finish makes the order final.
-func (s *Service) finish(ctx context.Context, rec record, status string, answer int, reason string) (record, error) {
+// rejection is why an order is rejected: the status its answer carries, the reason, and
+// the dependency whose failure it was ("" when the order itself was refused).
+type rejection struct {
+	answer     int
+	reason     string
+	dependency string
+}
+
+// refusal is the rejection of an order a dependency refused, e.g. for want of stock.
+func refusal(reason string) rejection { return rejection{answer: http.StatusConflict, reason: reason} }
+
+// unreachable is the rejection of an order because dep gave no answer: the failure is the
+// dependency's, which the answer says in httpjson.DependencyHeader.
+func unreachable(dep *depError, err error) rejection {
+	return rejection{answer: http.StatusServiceUnavailable, reason: err.Error(), dependency: dep.service}
+}
+
+// finish makes the order final: Confirmed (why is zero) or Rejected.
+func (s *Service) finish(ctx context.Context, rec record, status string, why rejection) (record, error) {
 	return s.update(ctx, rec, func(r *record) {
-		r.Status, r.Answer, r.Reason = status, answer, reason
+		r.Status, r.Answer, r.Reason, r.FailedDependency = status, why.answer, why.reason, why.dependency
 		r.Owner, r.LeaseUntil = "", time.Time{}
 	})
 }
@@ -122,22 +139,22 @@ func (s *Service) run(ctx context.Context, rec record) (record, error) {
 		var dep *depError
 		switch {
 		case errors.As(err, &dep) && !dep.maybeApplied:
-			return s.finish(ctx, rec, Rejected, http.StatusServiceUnavailable, err.Error())
+			return s.finish(ctx, rec, Rejected, unreachable(dep, err))
 		case err != nil:
 			return s.leave(ctx, rec, "waiting for inventory", err)
 		case r.status/100 != 2:
-			return s.finish(ctx, rec, Rejected, http.StatusConflict, r.errorText())
+			return s.finish(ctx, rec, Rejected, refusal(r.errorText()))
 		}
 		r, err = s.call.post(ctx, "accounts", "/v1/accounts/"+url.PathEscape(rec.Account)+"/withdraw", key+"/debit", amount)
 		switch {
 		case errors.As(err, &dep) && !dep.maybeApplied:
-			rec, err = s.decideReject(ctx, rec, http.StatusServiceUnavailable, err.Error())
+			rec, err = s.decideReject(ctx, rec, unreachable(dep, err))
 		case err != nil:
 			return s.leave(ctx, rec, "waiting for accounts", err)
 		case r.status/100 == 2:
-			return s.finish(ctx, rec, Confirmed, 0, "")
+			return s.finish(ctx, rec, Confirmed, rejection{})
 		default:
-			rec, err = s.decideReject(ctx, rec, http.StatusConflict, r.errorText())
+			rec, err = s.decideReject(ctx, rec, refusal(r.errorText()))
 		}
 		if err != nil {
 			return rec, err
@@ -151,14 +168,14 @@ func (s *Service) run(ctx context.Context, rec record) (record, error) {
 		// Only possible if the stock was released by someone else: reject all the same.
 		s.log.Error("inventory refused to release an order's stock", "order", rec.ID, "status", r.status, "answer", r.errorText())
 	}
-	return s.finish(ctx, rec, Rejected, rec.Answer, rec.Reason)
+	return s.finish(ctx, rec, Rejected, rejection{answer: rec.Answer, reason: rec.Reason, dependency: rec.FailedDependency})
 }
 
 // decideReject records that the order will be rejected, before any stock is released,
 // so that no later runner debits an order whose stock is gone.
-func (s *Service) decideReject(ctx context.Context, rec record, answer int, reason string) (record, error) {
+func (s *Service) decideReject(ctx context.Context, rec record, why rejection) (record, error) {
 	return s.update(ctx, rec, func(r *record) {
-		r.Compensating, r.Answer, r.Reason = true, answer, reason
+		r.Compensating, r.Answer, r.Reason, r.FailedDependency = true, why.answer, why.reason, why.dependency
 	})
 }
 

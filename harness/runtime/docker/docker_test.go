@@ -253,12 +253,11 @@ func TestReapRemovesOnlyTheLeftoversOfDeadRuns(t *testing.T) {
 	}
 	t.Cleanup(func() { dc.NetworkRemove(context.Background(), liveNet.ID, client.NetworkRemoveOptions{}) })
 
-	removed, err := docker.Reap(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
+	// What this Reap counts says nothing: a runtime started by a parallel test, or by
+	// another package's tests, reaps at its start and may take the dead run first. What
+	// matters is that nothing of the dead run is left and the live runs are untouched.
+	if _, err := docker.Reap(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		t.Fatalf("reap: %v", err)
-	}
-	if removed < 3 {
-		t.Errorf("reap removed %d, want at least the dead run's container and its two networks", removed)
 	}
 	if left := runResources(t, ctx, dc, dead); len(left) > 0 {
 		t.Errorf("the dead run %s still has: %s", dead, strings.Join(left, ", "))
