@@ -2,6 +2,8 @@ package conformance
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,8 +27,10 @@ var built struct {
 // BuildTestService builds testsvc as a static binary (CGO_ENABLED=0, -trimpath, so the
 // same source gives the same bytes and the docker backend can reuse its image) and
 // returns it as an Artifact. It builds once per test binary; the binary lives in the
-// user cache directory (faultline/testsvc/<os>_<arch>), replaced atomically, so
-// concurrent test binaries never see half a file and no run leaves a copy behind.
+// user cache directory as faultline/testsvc/<os>_<arch>/<hash of its bytes>/testsvc,
+// renamed into place, so concurrent test binaries never see half a file, and two
+// checkouts of different commits on one machine (a flake hunt's clones beside a work
+// tree) never run each other's build.
 func BuildTestService(t testing.TB) runtime.Artifact {
 	t.Helper()
 	built.mu.Lock()
@@ -68,7 +72,18 @@ func buildTestService() (string, error) {
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("go build %s: %w\n%s", testServicePkg, err, out.Bytes())
 	}
-	path := filepath.Join(dir, "testsvc")
+	b, err := os.ReadFile(tmp)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	// A directory per build, the binary keeping its name: the docker backend names its
+	// image after it.
+	own := filepath.Join(dir, hex.EncodeToString(sum[:6]))
+	if err := os.MkdirAll(own, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(own, "testsvc")
 	if err := os.Rename(tmp, path); err != nil {
 		return "", err
 	}
