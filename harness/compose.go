@@ -14,6 +14,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/faultline/faultline/harness/runtime"
 	"github.com/faultline/faultline/harness/wait"
 )
 
@@ -100,21 +101,19 @@ var composeKeys = map[string]bool{
 	"build": true, "image": true, "ports": true, "expose": true, "environment": true, "env_file": true,
 	"command": true, "depends_on": true, "healthcheck": true, "restart": true, "deploy": true, "scale": true,
 	"labels": true, "container_name": true, "hostname": true, "networks": true, "profiles": true,
+	"entrypoint": true, "user": true, "stop_signal": true,
 }
 
 // composeRefused says why a key is refused, and what to do, where there is more to say
 // than that faultline does not map it yet.
 var composeRefused = map[string]string{
 	"volumes":           "faultline mounts nothing into an instance: bake the files into the image, or drop the volume",
-	"entrypoint":        "faultline runs the image's own entrypoint: set it in the Dockerfile, and the arguments with command",
-	"user":              "faultline runs the image's user: set it with USER in the Dockerfile",
 	"working_dir":       "set it with WORKDIR in the Dockerfile",
 	"network_mode":      "every instance must be on the run's own network, behind its proxies, for faults to reach it",
 	"links":             "every service already reaches every other by its name",
 	"external_links":    "faultline reaches only its own containers",
 	"extra_hosts":       "a name outside the run would bypass every proxy",
-	"stop_signal":       "faultline stops with SIGTERM, then SIGKILL: drop it",
-	"stop_grace_period": "faultline stops with SIGTERM and a fixed grace: drop it",
+	"stop_grace_period": "faultline stops with the stop signal and a fixed grace: drop it",
 	"privileged":        "faultline runs no privileged container",
 	"secrets":           "pass the value through environment instead",
 	"configs":           "bake the file into the image instead",
@@ -153,9 +152,24 @@ func composeSystem(p *types.Project) (System, error) {
 			if svc.Env == nil {
 				svc.Env = map[string]string{}
 			}
-			svc.Env[k] = *v
+			svc.Env[k] = composeLiteral(*v)
 		}
-		svc.Args = slices.Clone([]string(cs.Command))
+		for _, a := range cs.Command {
+			svc.Args = append(svc.Args, composeLiteral(a))
+		}
+		svc.Entrypoint = slices.Clone([]string(cs.Entrypoint))
+		svc.User = cs.User
+		if cs.StopSignal != "" {
+			// Compose takes the name with or without its SIG prefix, in any case.
+			svc.StopSignal = strings.ToUpper(cs.StopSignal)
+			if !strings.HasPrefix(svc.StopSignal, "SIG") {
+				svc.StopSignal = "SIG" + svc.StopSignal
+			}
+			if _, ok := runtime.StopSignals[svc.StopSignal]; !ok {
+				bad(name, "stop_signal", "%q: faultline stops with one of %s: pick one, or drop stop_signal for SIGTERM", cs.StopSignal, runtime.StopSignalNames())
+				svc.StopSignal = ""
+			}
+		}
 		for _, dep := range slices.Sorted(maps.Keys(cs.DependsOn)) {
 			if cs.DependsOn[dep].Condition == types.ServiceConditionCompletedSuccessfully {
 				bad(name, "depends_on."+dep+".condition", "service_completed_successfully waits for a one-shot job, and faultline runs only services that keep running: run the job before the experiment")
@@ -192,6 +206,10 @@ func composeSystem(p *types.Project) (System, error) {
 	}
 	return sys, errors.Join(errs...)
 }
+
+// composeLiteral quotes s for faultline's templates: a compose file's values are the
+// program's own, and a "{{" in them reaches it unchanged.
+func composeLiteral(s string) string { return strings.ReplaceAll(s, "{{", `{{"{{"}}`) }
 
 // composeSource is where the service's program comes from: its build context, or its
 // image.

@@ -53,7 +53,9 @@ services:
     environment:
       DATABASE_URL: postgres://app:${SHOP_DB_PASSWORD}@db:5432/app
       UNSET_HERE:
+      GREETING: "hello {{.Name}}"
     env_file: web.env
+    entrypoint: ["/bin/web", "serve"]
     command: ["--listen", ":8080"]
     depends_on:
       db:
@@ -65,6 +67,8 @@ services:
   db:
     image: postgres:16
     container_name: shop-db
+    user: postgres
+    stop_signal: int
     expose: ["5432"]
     healthcheck:
       test: ["CMD-SHELL", "pg_isready -U app"]
@@ -104,14 +108,20 @@ services:
 	if got := web.Env["DATABASE_URL"]; got != "postgres://app:s3cret@db:5432/app" {
 		t.Errorf("DATABASE_URL %q: want it interpolated, with the name db left as it is", got)
 	}
+	if in, _ := mustPlan(t, sys).Instance("web-1"); in.Env["GREETING"] != "hello {{.Name}}" {
+		t.Errorf("GREETING %q: a compose file's values reach the program unchanged, never as faultline's templates", in.Env["GREETING"])
+	}
 	if _, ok := web.Env["UNSET_HERE"]; ok {
 		t.Error("a variable compose leaves unset must not be set")
 	}
 	if web.Env["FROM_FILE"] != "yes" {
 		t.Errorf("env_file not read: env %v", web.Env)
 	}
-	if strings.Join(web.Args, " ") != "--listen :8080" {
-		t.Errorf("web args %q", web.Args)
+	if strings.Join(web.Entrypoint, " ") != "/bin/web serve" || strings.Join(web.Args, " ") != "--listen :8080" {
+		t.Errorf("web entrypoint %q, args %q: want compose's entrypoint and command", web.Entrypoint, web.Args)
+	}
+	if web.User != "" || web.StopSignal != "" {
+		t.Errorf("web user %q, stop signal %q: want the image's own", web.User, web.StopSignal)
 	}
 	if web.Replicas != 2 || web.Restart != "on-failure" {
 		t.Errorf("web replicas %d, restart %q: want 2 and on-failure (restart: always)", web.Replicas, web.Restart)
@@ -125,6 +135,9 @@ services:
 	db := byName["db"]
 	if db.Source.Image != "postgres:16" || db.Restart != "never" || db.Replicas != 1 {
 		t.Errorf("db %+v: want image postgres:16, restart never (compose's default), 1 replica", db)
+	}
+	if db.User != "postgres" || db.StopSignal != "SIGINT" {
+		t.Errorf("db user %q, stop signal %q: want postgres and SIGINT (compose's \"int\")", db.User, db.StopSignal)
 	}
 	if r := db.Ready; r == nil || r.Exec == nil || strings.Join(r.Exec.Command, " ") != "/bin/sh -c pg_isready -U app" {
 		t.Errorf("db ready %v: want its CMD-SHELL healthcheck run through /bin/sh -c", db.Ready)
@@ -140,8 +153,14 @@ services:
 		t.Fatal(err)
 	}
 	in, _ := plan.Instance("web-2")
-	if in.Alias != "web" || len(in.Env) != 2 {
+	if in.Alias != "web" || len(in.Env) != 3 {
 		t.Errorf("web-2 alias %q, env %v: want alias web and only the file's variables", in.Alias, in.Env)
+	}
+	if strings.Join(in.Entrypoint, " ") != "/bin/web serve" {
+		t.Errorf("web-2 entrypoint %q: the plan must carry it to the runtime", in.Entrypoint)
+	}
+	if dbIn, _ := plan.Instance("db-1"); dbIn.User != "postgres" || dbIn.StopSignal != "SIGINT" {
+		t.Errorf("db-1 user %q, stop signal %q: the plan must carry them to the runtime", dbIn.User, dbIn.StopSignal)
 	}
 	for _, name := range []string{"web-2", "web-2_p9090", "db-1", "cache-1"} {
 		if l, ok := plan.Link(name); !ok || l.Alias == "" {
@@ -177,8 +196,8 @@ func TestLoadComposeRefusesWhatItCannotMapByKey(t *testing.T) {
 		want          []string
 	}{
 		{"a volume", svc("    volumes: [\"./data:/data\"]\n"), []string{"services.app.volumes:", "mounts nothing"}},
-		{"an entrypoint", svc("    entrypoint: [\"/bin/app\"]\n"), []string{"services.app.entrypoint:", "Dockerfile"}},
-		{"a user", svc("    user: \"1000\"\n"), []string{"services.app.user:", "USER"}},
+		{"a stop signal faultline cannot send", svc("    stop_signal: SIGWINCH\n"), []string{"services.app.stop_signal:", `"SIGWINCH"`, "SIGQUIT"}},
+		{"a stop grace period", svc("    stop_grace_period: 1m\n"), []string{"services.app.stop_grace_period:", "fixed grace"}},
 		{"host networking", svc("    network_mode: host\n"), []string{"services.app.network_mode:", "run's own network"}},
 		{"a network of its own", svc("    networks: [back]\nnetworks:\n  back: {}\n"), []string{"services.app.networks:", `network "back"`}},
 		{"a udp port", svc("    ports: [\"53:53/udp\"]\n"), []string{"services.app.ports[0]:", "TCP only"}},
@@ -320,13 +339,44 @@ func buildStatic(t *testing.T, pkg, out string) {
 	}
 }
 
-func TestByNameOnTheLocalRuntimeIsRefusedBeforeAnythingStarts(t *testing.T) {
+// What only an image has — a name to answer to, an entrypoint, a user — is refused on the
+// local runtime before the first instance starts, by the field and with the fix.
+func TestWhatOnlyDockerHasIsRefusedOnTheLocalRuntimeBeforeAnythingStarts(t *testing.T) {
 	rt := backends(t)["local"](t)
-	sys := harness.System{Name: "named", Services: []harness.Service{{
-		Name: "back", ByName: true, Source: harness.Source{Package: "github.com/faultline/faultline/harness/runtime/conformance/testsvc"},
-	}}}
-	_, err := harness.Up(context.Background(), sys, harness.WithRuntime(rt))
-	if err == nil || !strings.Contains(err.Error(), `service "back": by_name needs`) || !strings.Contains(err.Error(), "FAULTLINE_RUNTIME=docker") {
-		t.Fatalf("error %v: want one naming by_name, the service and the fix", err)
+	cases := []struct {
+		name string
+		set  func(*harness.Service)
+		want []string
+	}{
+		{"by_name", func(s *harness.Service) { s.ByName = true }, []string{`service "back": by_name needs`, "FAULTLINE_RUNTIME=docker"}},
+		{"an entrypoint", func(s *harness.Service) { s.Entrypoint = []string{"/bin/sh", "-c"} }, []string{"instance back-1 on the local runtime", "Spec.Entrypoint", "run on docker"}},
+		{"a user", func(s *harness.Service) { s.User = "postgres" }, []string{"instance back-1 on the local runtime", `Spec.User "postgres"`, "run on docker"}},
 	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// The refusal names back-1 although first-1 would start first: it comes
+			// from the check before the bring-up, not from back-1's own start.
+			first := harness.Service{Name: "first", Source: harness.Source{Package: "github.com/faultline/faultline/harness/runtime/conformance/testsvc"}}
+			back := harness.Service{Name: "back", Source: first.Source, DependsOn: []harness.Dependency{{Service: "first", Env: "FIRST_ADDR"}}}
+			tc.set(&back)
+			_, err := harness.Up(context.Background(), harness.System{Name: "named", Services: []harness.Service{first, back}}, harness.WithRuntime(rt))
+			if err == nil {
+				t.Fatalf("up succeeded; want an error naming %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %v: want it to say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func mustPlan(t *testing.T, sys harness.System) *harness.Plan {
+	t.Helper()
+	p, err := sys.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

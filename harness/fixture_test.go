@@ -30,6 +30,10 @@ func TestClusterFixtureLoadsAndPlans(t *testing.T) {
 		kv.Env["KV_ADVERTISE_CLIENT"] != harness.LinkRef("kv-1") {
 		t.Errorf("kv-1's environment = %v", kv.Env)
 	}
+	wantArgs := []string{"--name=kv-1", "--join=" + harness.LinkRef("kv-1.kv-2_peer") + "," + harness.LinkRef("kv-1.kv-3_peer"), "--listen-peer={{listen:peer}}"}
+	if !slices.Equal(kv.Args, wantArgs) {
+		t.Errorf("kv-1's arguments = %q, want %q", kv.Args, wantArgs)
+	}
 	if kv.Health != "" || kv.StartTimeout != 2*time.Minute || kv.Ready == nil || len(kv.Ready.All) != 2 {
 		t.Errorf("kv-1 readiness: runtime health %q, timeout %s, strategy %v", kv.Health, kv.StartTimeout, kv.Ready)
 	}

@@ -89,6 +89,10 @@ type InstancePlan struct {
 	Ready *wait.Strategy
 	// Restart is the supervisor's policy for it ("on-failure" or "never").
 	Restart string
+	// Entrypoint, User and StopSignal are its service's (see Service), for the runtime.
+	Entrypoint []string
+	User       string
+	StopSignal string
 	// After are the instances that must be ready before it starts.
 	After []string
 	// Links are the links whose address it is handed (LinkRef in its Args, then in its
@@ -114,16 +118,6 @@ func portLink(base string, port NamedPort, main NamedPort) string {
 		return base
 	}
 	return base + "_" + port.Name
-}
-
-// mainAliases rewrites the placeholders of a port by name to the runtime's own when the
-// port is the main one: "{{listen:http}}" is "{{listen}}".
-func mainAliases(main NamedPort) *strings.Replacer {
-	return strings.NewReplacer(
-		runtime.ListenPlaceholder(main.Name), runtime.PlaceholderListen,
-		runtime.PortPlaceholder(main.Name), runtime.PlaceholderPort,
-		runtime.NetAddrPlaceholder(main.Name), runtime.PlaceholderNetAddr,
-	)
 }
 
 // parkedUpstream is where a parked link points until its instance is placed: the
@@ -186,12 +180,21 @@ func (s System) plan() (*Plan, error) {
 		return nil, err
 	}
 	p := &Plan{System: sys}
+	spare := map[string]int{} // links per added instance, by service
 	for _, svc := range order {
 		if svc.Database != nil {
 			p.add(p.database(svc))
 		}
 		for n := 1; n <= svc.Replicas; n++ {
-			p.add(p.instance(svc, n))
+			in, links, err := p.instance(svc, n)
+			if err != nil {
+				return nil, err
+			}
+			if n == 1 && svc.Cluster == nil {
+				// Room for AddInstance: as many links as this one has, templates' included.
+				spare[svc.Name] = len(links)
+			}
+			p.add(in, links)
 		}
 	}
 	if err := p.checkLinkRefs(); err != nil {
@@ -200,33 +203,38 @@ func (s System) plan() (*Plan, error) {
 	p.park()
 	p.Slots = len(p.Links) + 4
 	for _, svc := range sys.Services {
-		p.Slots += spareReplicas * perInstanceLinks(svc)
+		p.Slots += spareReplicas * max(perInstanceLinks(svc), spare[svc.Name])
 	}
 	return p, nil
 }
 
-// checkLinkRefs makes sure that every LinkRef a declaration's Args or Env hold names a
-// link of the plan: one that names none would be made pointing nowhere.
+// checkLinkRefs makes sure that every LinkRef a declaration's Args or Env hold, written
+// as {{link:NAME}} or {{link "NAME"}}, names a link of the plan: one that names none would
+// be made pointing nowhere. It reads the planned instances, whose templates are expanded.
 func (p *Plan) checkLinkRefs() error {
 	known := map[string]bool{}
 	for _, l := range p.Links {
 		known[l.Name] = true
 	}
 	var errs []error
-	for _, svc := range p.System.Services {
+	reported := map[string]bool{}
+	for _, in := range p.Instances {
 		bad := func(field, name string) {
-			errs = append(errs, fmt.Errorf("service %q: %s holds %s, a link the system does not have: name one of its links (such as %s), or drop it",
-				svc.Name, field, LinkRef(name), LinkRef(instanceName(svc.Name, 1))))
+			if key := in.Service + " " + field + " " + name; !reported[key] {
+				reported[key] = true
+				errs = append(errs, fmt.Errorf("service %q: %s holds %s, a link the system does not have: name one of its links (such as %s), or drop it",
+					in.Service, field, LinkRef(name), LinkRef(instanceName(in.Service, 1))))
+			}
 		}
-		for i, a := range svc.Args {
+		for i, a := range in.Args {
 			for _, name := range linkRefs(a) {
 				if !known[name] {
 					bad(fmt.Sprintf("args[%d]", i), name)
 				}
 			}
 		}
-		for _, k := range slices.Sorted(maps.Keys(svc.Env)) {
-			for _, name := range linkRefs(svc.Env[k]) {
+		for _, k := range slices.Sorted(maps.Keys(in.Env)) {
+			for _, name := range linkRefs(in.Env[k]) {
 				if !known[name] {
 					bad("env "+k, name)
 				}
@@ -318,7 +326,7 @@ func (p *Plan) database(svc Service) (InstancePlan, []LinkPlan) {
 }
 
 // instance plans the n'th instance of svc, with the links it is handed and its ingress.
-func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan) {
+func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan, error) {
 	name := instanceName(svc.Name, n)
 	ports := svc.ports()
 	main := ports[0]
@@ -326,7 +334,8 @@ func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan) {
 		Name: name, Service: svc.Name, Role: svc.Role, Source: svc.Source,
 		Args: slices.Clone(svc.Args), Env: map[string]string{},
 		Ports: ports, Restart: svc.Restart, Ingress: name, StartTimeout: svc.StartTimeout,
-		PortLinks: map[string]string{},
+		PortLinks:  map[string]string{},
+		Entrypoint: slices.Clone(svc.Entrypoint), User: svc.User, StopSignal: svc.StopSignal,
 	}
 	if svc.ByName {
 		in.Alias = svc.Name
@@ -341,13 +350,6 @@ func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan) {
 	}
 	ready = ready.WithDefaults(main.Name)
 	in.Ready = &ready
-	alias := mainAliases(main)
-	for i, a := range in.Args {
-		in.Args[i] = alias.Replace(a)
-	}
-	for k, v := range svc.Env {
-		in.Env[k] = alias.Replace(v)
-	}
 	var links []LinkPlan
 	for _, p := range ports {
 		l := portLink(name, p, main)
@@ -358,9 +360,30 @@ func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan) {
 		}
 		links = append(links, lp)
 	}
+	// link hands the instance a link of its own, once however often it is asked for.
+	handed := map[string]bool{}
 	link := func(l LinkPlan) string {
-		links = append(links, l)
+		if !handed[l.Name] {
+			handed[l.Name] = true
+			links = append(links, l)
+		}
 		return LinkRef(l.Name)
+	}
+	tm := &templater{plan: p, svc: svc, in: &in, link: link,
+		data: TemplateData{Name: name, Service: svc.Name, Index: n, Replicas: svc.Replicas}}
+	var errs []error
+	for i, a := range in.Args {
+		v, err := tm.expand(fmt.Sprintf("args[%d]", i), a)
+		errs = append(errs, err)
+		in.Args[i] = v
+	}
+	for _, k := range slices.Sorted(maps.Keys(svc.Env)) {
+		v, err := tm.expand("env "+k, svc.Env[k])
+		errs = append(errs, err)
+		in.Env[k] = v
+	}
+	if err := errors.Join(errs...); err != nil {
+		return in, nil, fmt.Errorf("service %q: %w", svc.Name, err)
 	}
 	setEnv := func(key, value string) {
 		if key != "" && key != "-" {
@@ -381,7 +404,7 @@ func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan) {
 				}
 			}
 		}
-		in.Env[svc.Cluster.PeersEnv] = strings.Join(peers, ",")
+		setEnv(svc.Cluster.PeersEnv, strings.Join(peers, ","))
 	}
 	setEnv(svc.ListenEnv, runtime.PlaceholderListen)
 	if svc.AdvertiseEnv != "-" {
@@ -418,7 +441,7 @@ func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan) {
 		in.Links = append(in.Links, linkRefs(in.Env[k])...)
 	}
 	in.Links = dedupe(in.Links)
-	return in, links
+	return in, links, nil
 }
 
 // dedupe drops the repeats of s, keeping the first of each.

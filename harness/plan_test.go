@@ -162,6 +162,68 @@ func TestPlanWiresTheDeclarationWithoutStartingIt(t *testing.T) {
 			},
 			slots: 5 + 2*3 + 2*2 + 4,
 		},
+		{
+			name: "templates see the instance, its ports, any service's address and the cluster's peers, each address a link's",
+			sys: harness.System{Name: "t", Services: []harness.Service{
+				{Name: "db", Source: bin, Ports: harness.Ports{{Name: "pg", Port: 5432}, {Name: "admin", Port: 8008}}, AdvertiseEnv: "-", IDEnv: "-", ListenEnv: "-"},
+				{Name: "cache", Source: bin, Port: 6379, ByName: true, AdvertiseEnv: "-", IDEnv: "-", ListenEnv: "-"},
+				{
+					Name: "kv", Source: bin, Replicas: 3, Ports: harness.Ports{{Name: "client", Port: 2379}, {Name: "peer", Port: 2380}},
+					Cluster: &harness.Cluster{Ports: []string{"peer"}, PeersEnv: "-"}, AdvertiseEnv: "-", IDEnv: "-", ListenEnv: "-",
+					DependsOn: []harness.Dependency{{Service: "db", Env: "DB_ADDR", Port: "pg"}},
+					Args: []string{
+						"--name={{.Name}}", "--listen-peer-urls=http://{{listen \"peer\"}}", "--listen={{listen}}",
+						`--join={{peers "peer" | addrs | join ","}}`,
+						`--initial-cluster={{range $i, $p := peers}}{{if $i}},{{end}}{{$p.Name}}=http://{{$p.Addr}}{{end}}`,
+						"--advertise-peer={{advertise \"peer\"}}", "--legacy={{listen:peer}}", "--data={{datadir}}/{{.Service}}-{{.Index}}-of-{{.Replicas}}",
+					},
+					Env: map[string]string{
+						"DATABASE_URL": `postgres://app@{{addr "db" "pg"}}/app`,
+						"ADMIN":        `http://{{addr "db" "admin"}}/`,
+						"CACHE":        `{{addr "cache"}}`,
+						"LITERAL":      `{{"{{"}}not a template}}`,
+					},
+				},
+			}},
+			stages: [][]string{{"db-1", "cache-1"}, {"kv-1", "kv-2", "kv-3"}},
+			env: map[string]map[string]string{
+				"kv-2": {
+					"DB_ADDR":      link("kv-2.db"),
+					"DATABASE_URL": "postgres://app@" + link("kv-2.db") + "/app", // the dependency's own link, not a second one
+					"ADMIN":        "http://" + link("kv-2.db_admin") + "/",
+					"CACHE":        "cache:6379", // a by-name service is reached at its name
+					"LITERAL":      "{{not a template}}",
+				},
+			},
+			links: []harness.LinkPlan{
+				// db's main port is pg (its first): its links carry no port suffix.
+				{Name: "db-1", To: "db-1", Port: "pg"},
+				{Name: "db-1_admin", To: "db-1", Port: "admin"},
+				{Name: "cache-1", To: "cache-1", Port: "http", Alias: "cache"},
+				{Name: "kv-1", To: "kv-1", Port: "client"},
+				// Parked: the instance advertises its own peer port ({{advertise "peer"}}) before it is placed.
+				{Name: "kv-1_peer", To: "kv-1", Port: "peer", Parked: true},
+				{Name: "kv-1.kv-2_peer", To: "kv-2", Port: "peer", Parked: true},
+				{Name: "kv-1.kv-3_peer", To: "kv-3", Port: "peer", Parked: true},
+				{Name: "kv-1.db_admin", To: "db-1", Port: "admin"},
+				{Name: "kv-1.db", To: "db-1", Port: "pg"},
+				{Name: "kv-2", To: "kv-2", Port: "client"},
+				// Parked: the instance advertises its own peer port ({{advertise "peer"}}) before it is placed.
+				{Name: "kv-2_peer", To: "kv-2", Port: "peer", Parked: true},
+				{Name: "kv-2.kv-1_peer", To: "kv-1", Port: "peer", Parked: true},
+				{Name: "kv-2.kv-3_peer", To: "kv-3", Port: "peer", Parked: true},
+				{Name: "kv-2.db_admin", To: "db-1", Port: "admin"},
+				{Name: "kv-2.db", To: "db-1", Port: "pg"},
+				{Name: "kv-3", To: "kv-3", Port: "client"},
+				// Parked: the instance advertises its own peer port ({{advertise "peer"}}) before it is placed.
+				{Name: "kv-3_peer", To: "kv-3", Port: "peer", Parked: true},
+				{Name: "kv-3.kv-1_peer", To: "kv-1", Port: "peer", Parked: true},
+				{Name: "kv-3.kv-2_peer", To: "kv-2", Port: "peer", Parked: true},
+				{Name: "kv-3.db_admin", To: "db-1", Port: "admin"},
+				{Name: "kv-3.db", To: "db-1", Port: "pg"},
+			},
+			slots: 21 + 2*1 + 2*2 + 2*3 + 4,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -287,5 +349,76 @@ func TestPlanRefusesALinkReferenceToNoLink(t *testing.T) {
 		Args: []string{"--self=" + harness.LinkRef("a-1")}}}}.Plan()
 	if err != nil {
 		t.Errorf("a reference to a planned link was refused: %v", err)
+	}
+}
+
+// TestTemplatesExpandEveryArgument reads one instance's expanded arguments: its name, its
+// placeholders (the function and the colon forms alike), its own advertised address and
+// its peers in the two forms a program may want.
+func TestTemplatesExpandEveryArgument(t *testing.T) {
+	link := harness.LinkRef
+	sys := harness.System{Name: "t", Services: []harness.Service{{
+		Name: "kv", Source: harness.Source{Binary: "/bin/kv"}, Replicas: 3,
+		Ports:   harness.Ports{{Name: "client", Port: 2379}, {Name: "peer", Port: 2380}},
+		Cluster: &harness.Cluster{Ports: []string{"peer"}, PeersEnv: "-"}, AdvertiseEnv: "-", IDEnv: "-", ListenEnv: "-",
+		Args: []string{
+			"--name={{.Name}}", `--listen-peer={{listen "peer"}}`, "--listen-client={{listen}}", "--legacy={{listen:peer}}",
+			`--join={{peers "peer" | addrs | join ","}}`,
+			`--initial-cluster={{range $i, $p := peers}}{{if $i}},{{end}}{{$p.Name}}=http://{{$p.Addr}}{{end}}`,
+			`--advertise-peer={{advertise "peer"}}`, "--data={{datadir}}/{{.Service}}-{{.Index}}-of-{{.Replicas}}",
+			"--plain",
+		},
+	}}}
+	p, err := sys.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := p.Instance("kv-2")
+	want := []string{
+		"--name=kv-2", "--listen-peer={{listen:peer}}", "--listen-client={{listen}}", "--legacy={{listen:peer}}",
+		"--join=" + link("kv-2.kv-1_peer") + "," + link("kv-2.kv-3_peer"),
+		"--initial-cluster=kv-1=http://" + link("kv-2.kv-1_peer") + ",kv-3=http://" + link("kv-2.kv-3_peer"),
+		"--advertise-peer=" + link("kv-2_peer"), "--data={{datadir}}/kv-2-of-3",
+		"--plain",
+	}
+	if !slices.Equal(in.Args, want) {
+		t.Errorf("kv-2's arguments:\n got %q\nwant %q", in.Args, want)
+	}
+	if _, ok := in.Env["-"]; ok || len(in.Env) != 0 {
+		t.Errorf("kv-2's environment %v: want none (every variable is \"-\")", in.Env)
+	}
+}
+
+// TestABadTemplateIsOneErrorNamingTheFieldAndTheFix: each mistake a template can hold
+// comes back, from Validate as from Plan, as one error naming the service, the field and
+// what to write instead.
+func TestABadTemplateIsOneErrorNamingTheFieldAndTheFix(t *testing.T) {
+	bin := harness.Source{Binary: "/bin/app"}
+	sys := func(env string) harness.System {
+		return harness.System{Name: "t", Services: []harness.Service{
+			{Name: "db", Source: bin, Ports: harness.Ports{{Name: "pg", Port: 5432}}, AdvertiseEnv: "-", IDEnv: "-", ListenEnv: "-"},
+			{Name: "app", Source: bin, Ports: harness.Ports{{Name: "api", Port: 8080}}, AdvertiseEnv: "-", IDEnv: "-", ListenEnv: "-",
+				Env: map[string]string{"X": env}},
+		}}
+	}
+	cases := []struct {
+		name, env string
+		want      []string
+	}{
+		{"a port the service lacks", `{{listen "admin"}}`, []string{`service "app"`, "env X", `port "admin" is not a port of service "app"`, "use one of api"}},
+		{"a port the other service lacks", `{{addr "db" "admin"}}`, []string{`service "app"`, "env X", `port "admin" is not a port of service "db"`, "use one of pg"}},
+		{"a service the system lacks", `{{addr "cache"}}`, []string{`service "app"`, "env X", `no service "cache"`, "use one of app, db"}},
+		{"its own service", `{{addr "app"}}`, []string{`service "app"`, "{{advertise}}"}},
+		{"peers outside a cluster", `{{peers}}`, []string{`service "app"`, "is no cluster", "cluster:"}},
+		{"a field dot has not", `{{.Nmae}}`, []string{`service "app"`, "env X", "Nmae"}},
+		{"a syntax error", `{{addr "db"`, []string{`service "app"`, "env X", `{{"{{"}}`}},
+		{"a link the system lacks", `{{link "app-1.nowhere"}}`, []string{`service "app"`, "env X holds {{link:app-1.nowhere}}", "a link the system does not have"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			oneProblem(t, sys(tc.env).Validate(), tc.want...)
+			_, err := sys(tc.env).Plan()
+			oneProblem(t, err, tc.want...)
+		})
 	}
 }

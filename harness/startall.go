@@ -135,6 +135,7 @@ func (r *Running) start(ctx context.Context, in InstancePlan, wait func(context.
 	spec := runtime.Spec{
 		Name: in.Name, Service: in.Service, Artifact: art, Args: args, Env: env,
 		Port: in.Ports[0].Port, Health: in.Health, StartTimeout: timeout,
+		Entrypoint: in.Entrypoint, User: in.User, StopSignal: in.StopSignal,
 	}
 	for _, p := range in.Ports[1:] {
 		spec.Ports = append(spec.Ports, runtime.NamedPort{Name: p.Name, Port: p.Port})

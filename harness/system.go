@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/harness/runtime"
 	"github.com/faultline/faultline/harness/wait"
 )
 
@@ -75,8 +76,9 @@ type Database struct {
 // peers gets a link of its own, so that a directed cut between two peers leaves every
 // other pair alone, and each instance learns its peers' proxied addresses.
 type Cluster struct {
-	// PeersEnv receives the other peers as "name=host:port,..." (default "PEERS"), each
-	// address the link to that peer on the first of Ports.
+	// PeersEnv receives the other peers as "name=host:port,..." (default "PEERS"; "-"
+	// for none, when the arguments take them through the peers template), each address
+	// the link to that peer on the first of Ports.
 	PeersEnv string `yaml:"peers_env,omitempty"`
 	// Ports are the ports peers call each other on (default: the service's main port):
 	// each ordered pair of peers gets a link of its own on each of them.
@@ -136,6 +138,16 @@ type Service struct {
 	Env map[string]string `yaml:"env,omitempty"`
 	// Args are command-line arguments.
 	Args []string `yaml:"args,omitempty"`
+	// Entrypoint, when set, replaces the image's entrypoint; Args follow it (docker only:
+	// the local runtime's program is the source's binary itself).
+	Entrypoint []string `yaml:"entrypoint,omitempty"`
+	// User, when set, is the user the program runs as ("postgres", "1000:1000"; docker
+	// only: locally every instance runs as the harness's own user).
+	User string `yaml:"user,omitempty"`
+	// StopSignal is the signal a graceful stop sends before the kill (default SIGTERM):
+	// SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1 or SIGUSR2 — nginx wants SIGQUIT, Postgres
+	// a fast shutdown on SIGINT.
+	StopSignal string `yaml:"stop_signal,omitempty"`
 	// ListenEnv receives the address to bind (default "LISTEN_ADDR"; "-" for none).
 	ListenEnv string `yaml:"listen_env,omitempty"`
 	// AdvertiseEnv receives the address the instance is reached at, its ingress proxy's
@@ -298,6 +310,14 @@ func (s System) Validate() error {
 		}
 		if svc.Restart != "on-failure" && svc.Restart != "never" {
 			bad(where, "restart %q is unknown: use on-failure or never", svc.Restart)
+		}
+		if _, ok := runtime.StopSignals[svc.StopSignal]; svc.StopSignal != "" && !ok {
+			bad(where, "stop_signal %q is unknown: use one of %s, or leave it out for SIGTERM", svc.StopSignal, runtime.StopSignalNames())
+		}
+		for j, a := range svc.Entrypoint {
+			if a == "" && j == 0 {
+				bad(where, "entrypoint[0] is empty: name the program to run first, or leave entrypoint out to run the image's own")
+			}
 		}
 		if svc.Cluster != nil && svc.Replicas == 1 { // an impossible count is reported above
 			bad(where, "cluster with %d replica has no peer: give it replicas: 2 or more, or drop cluster", svc.Replicas)

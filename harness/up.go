@@ -217,6 +217,14 @@ func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error)
 			}
 		}
 	}
+	if sc, ok := r.rt.(runtime.SpecChecker); ok {
+		for _, in := range plan.Instances {
+			spec := runtime.Spec{Name: in.Name, Entrypoint: in.Entrypoint, User: in.User, StopSignal: in.StopSignal}
+			if err := sc.Supports(spec); err != nil {
+				return r, fmt.Errorf("up %s: instance %s on the %s runtime: %w", sys.Name, in.Name, r.rt.Name(), err)
+			}
+		}
+	}
 	r.sup = supervise.New(r.hist, r.log)
 	// The proxy host starts while the first instances do: those that advertise nothing
 	// (the databases, the registry) need it only once they run.
@@ -343,7 +351,10 @@ func (r *Running) AddInstance(ctx context.Context, service string) (*Instance, e
 			r.counts[service]++
 			n := r.counts[service]
 			r.mu.Unlock()
-			in, links := r.plan.instance(svc, n)
+			in, links, err := r.plan.instance(svc, n)
+			if err != nil {
+				return nil, fmt.Errorf("add instance of %s: %w", service, err)
+			}
 			r.planLinks(links)
 			return r.start(ctx, in, nil)
 		}

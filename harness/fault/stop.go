@@ -7,7 +7,8 @@ import (
 	"github.com/faultline/faultline/harness/runtime"
 )
 
-// StopFault stops an instance gracefully (SIGTERM, then SIGKILL after a grace period):
+// StopFault stops an instance gracefully (its stop signal, SIGTERM unless its Spec names
+// another, then SIGKILL after a grace period):
 // a rolling deploy's or a scale-down's exit, which should deregister and drain.
 type StopFault struct {
 	onInstance
@@ -15,7 +16,7 @@ type StopFault struct {
 
 var _ Fault = (*StopFault)(nil)
 
-// Stop stops inst with SIGTERM, killing it after Grace (default 10 s); HoldDown(sup)
+// Stop stops inst with its stop signal (Spec.StopSignal, default SIGTERM), killing it after Grace (default 10 s); HoldDown(sup)
 // keeps it down until the heal.
 func Stop(inst runtime.Instance, opts ...ProcessOption) *StopFault {
 	return &StopFault{onInstance: newOnInstance("stop", inst, opts)}
@@ -47,7 +48,12 @@ func (f *StopFault) Heal(ctx context.Context) error { return f.startIfDown(ctx) 
 // VerifyHealed sees the instance running and answering.
 func (f *StopFault) VerifyHealed(ctx context.Context) error { return f.wantUp(ctx) }
 
-// String reads "stop accounts-1 (SIGTERM, 10s grace)".
+// String reads "stop accounts-1 (SIGTERM, 10s grace)", with the instance's own stop
+// signal.
 func (f *StopFault) String() string {
-	return fmt.Sprintf("stop %s (SIGTERM, %v grace%s)", f.Target(), f.opts.grace, f.held())
+	sig := "SIGTERM"
+	if f.inst != nil && f.inst.Spec().StopSignal != "" {
+		sig = f.inst.Spec().StopSignal
+	}
+	return fmt.Sprintf("stop %s (%s, %v grace%s)", f.Target(), sig, f.opts.grace, f.held())
 }

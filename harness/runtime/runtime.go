@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -94,6 +96,39 @@ type Spec struct {
 	Health string
 	// StartTimeout bounds the wait for readiness (default 30 s).
 	StartTimeout time.Duration
+	// Entrypoint, when set, replaces the image's entrypoint (docker only: the local
+	// backend refuses it, its program being the artifact itself).
+	Entrypoint []string
+	// User, when set, is the user the program runs as ("postgres", "1000:1000"; docker
+	// only for now: the local backend refuses it).
+	User string
+	// StopSignal is the signal a graceful stop sends (default SIGTERM), by name:
+	// "SIGINT", "SIGQUIT", "SIGTERM", "SIGHUP", "SIGUSR1" or "SIGUSR2".
+	StopSignal string
+}
+
+// SpecChecker is a Runtime that can tell, before a system starts, whether it can run a
+// spec at all (the fields it does not support), so that a bring-up fails before its
+// first instance rather than half-way.
+type SpecChecker interface {
+	// Supports returns an error naming the field it cannot honour and what to do.
+	Supports(spec Spec) error
+}
+
+// StopSignals are the signals Spec.StopSignal may name.
+var StopSignals = map[string]syscall.Signal{
+	"SIGTERM": syscall.SIGTERM, "SIGINT": syscall.SIGINT, "SIGQUIT": syscall.SIGQUIT,
+	"SIGHUP": syscall.SIGHUP, "SIGUSR1": syscall.SIGUSR1, "SIGUSR2": syscall.SIGUSR2,
+}
+
+// StopSignalNames lists StopSignals for a message.
+func StopSignalNames() string {
+	names := make([]string, 0, len(StopSignals))
+	for n := range StopSignals {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
 }
 
 // State is what a backend reports of an instance.

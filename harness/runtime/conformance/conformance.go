@@ -189,27 +189,37 @@ func (s *suite) kill(t *testing.T, ctx context.Context, rt runtime.Runtime) {
 	}
 }
 
+// stop stops an instance gracefully, with SIGTERM and with a StopSignal of its own:
+// the program must get that signal, and exit on it without waiting for the kill.
 func (s *suite) stop(t *testing.T, ctx context.Context, rt runtime.Runtime) {
-	in := startInstance(t, ctx, rt, s.spec("svc-1"))
-	const timeout = 10 * time.Second
-	began := time.Now()
-	if err := in.Stop(ctx, timeout); err != nil {
-		t.Fatalf("stop: %v", err)
-	}
-	if took := time.Since(began); took >= timeout {
-		t.Errorf("stop took %s: the service exits on SIGTERM, so it should not wait for the %s kill", took, timeout)
-	}
-	wantState(t, ctx, in, runtime.StateExited)
-	eventually(t, ctx, 10*time.Second, "logs show the SIGTERM", func() error {
-		logs, err := in.Logs(ctx)
-		if err != nil {
-			return err
+	for i, signal := range []string{"", "SIGQUIT"} {
+		spec := s.spec(fmt.Sprintf("svc-%d", i+1))
+		spec.StopSignal = signal
+		want := "testsvc got SIGTERM"
+		if signal != "" {
+			want = "testsvc got " + signal
 		}
-		if !strings.Contains(string(logs), "testsvc got SIGTERM") {
-			return fmt.Errorf("no %q in logs:\n%s", "testsvc got SIGTERM", logs)
+		in := startInstance(t, ctx, rt, spec)
+		const timeout = 10 * time.Second
+		began := time.Now()
+		if err := in.Stop(ctx, timeout); err != nil {
+			t.Fatalf("stop %s: %v", spec.Name, err)
 		}
-		return nil
-	})
+		if took := time.Since(began); took >= timeout {
+			t.Errorf("stop %s took %s: the service exits on its stop signal, so it should not wait for the %s kill", spec.Name, took, timeout)
+		}
+		wantState(t, ctx, in, runtime.StateExited)
+		eventually(t, ctx, 10*time.Second, "logs show "+want, func() error {
+			logs, err := in.Logs(ctx)
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(string(logs), want) {
+				return fmt.Errorf("no %q in the logs of %s:\n%s", want, spec.Name, logs)
+			}
+			return nil
+		})
+	}
 }
 
 func (s *suite) pauseResume(t *testing.T, ctx context.Context, rt runtime.Runtime) {

@@ -296,6 +296,17 @@ func (r *Runtime) start(ctx context.Context, spec runtime.Spec) (*Instance, erro
 		Networks:       []string{r.netName, r.ports},
 		NetworkAliases: map[string][]string{r.netName: {spec.Name}},
 		WaitingFor:     inst.ready,
+		Entrypoint:     spec.Entrypoint,
+	}
+	if spec.User != "" || spec.StopSignal != "" {
+		req.ConfigModifier = func(c *container.Config) {
+			if spec.User != "" {
+				c.User = spec.User
+			}
+			if spec.StopSignal != "" {
+				c.StopSignal = spec.StopSignal
+			}
+		}
 	}
 	// Every port is published, each on an ephemeral host port of its own.
 	var published []network.Port

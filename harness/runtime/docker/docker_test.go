@@ -3,6 +3,7 @@ package docker_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -449,6 +450,41 @@ func TestDockerfileArtifactIsBuiltFromItsContext(t *testing.T) {
 	}
 }
 
+// A spec's Entrypoint replaces the image's (its Args follow it) and its User replaces the
+// image's USER, as compose's entrypoint and user do.
+func TestEntrypointAndUserReplaceTheImages(t *testing.T) {
+	artifact := setup(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rt := newRuntime(t, nil)
+	spec := conformance.ServiceSpec("svc-ep", artifact)
+	spec.Entrypoint = []string{"/app", "from-entrypoint"}
+	spec.Args = []string{"from-args"}
+	spec.User = "4242:4242"
+	in, err := rt.Start(ctx, spec)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	code, body, err := fetch(ctx, in.HostAddr(), "/info", 5*time.Second)
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("GET /info: %d %s, %v", code, body, err)
+	}
+	var info struct {
+		Args []string `json:"args"`
+		UID  int      `json:"uid"`
+	}
+	if err := json.Unmarshal(body, &info); err != nil {
+		t.Fatalf("decode /info %s: %v", body, err)
+	}
+	if got := strings.Join(info.Args, " "); got != "from-entrypoint from-args" {
+		t.Errorf("the program got arguments %q, want the entrypoint's then Args: from-entrypoint from-args", got)
+	}
+	if info.UID != 4242 {
+		t.Errorf("the program runs as uid %d, want 4242 (Spec.User), not the image's 65534", info.UID)
+	}
+}
+
 func TestFailedStartsSayWhyAndLeaveNothing(t *testing.T) {
 	artifact := setup(t)
 	t.Parallel()
@@ -520,21 +556,28 @@ func TestCloseIsIdempotentAndEndsTheRun(t *testing.T) {
 	}
 }
 
-// status does one GET on a fresh connection.
+// status does one GET on a fresh connection and returns its status.
 func status(ctx context.Context, addr, path string, timeout time.Duration) (int, error) {
+	code, _, err := fetch(ctx, addr, path, timeout)
+	return code, err
+}
+
+// fetch does one GET on a fresh connection and returns its status and body.
+func fetch(ctx context.Context, addr, path string, timeout time.Duration) (int, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	c := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
 }
 
 func eventually(t *testing.T, within time.Duration, what string, check func() error) {

@@ -364,8 +364,8 @@ func (in *Instance) Kill(ctx context.Context) error {
 	}
 }
 
-// Stop sends SIGTERM to the instance's process group (and SIGCONT, should it be
-// paused), waits up to timeout for it to exit, then kills it. If ctx ends first the
+// Stop sends SIGTERM (or the spec's StopSignal) to the instance's process group (and
+// SIGCONT, should it be paused), waits up to timeout for it to exit, then kills it. If ctx ends first the
 // instance is killed too. An instance that is not running is left as it is.
 func (in *Instance) Stop(ctx context.Context, timeout time.Duration) error {
 	in.op.Lock()
@@ -374,7 +374,11 @@ func (in *Instance) Stop(ctx context.Context, timeout time.Duration) error {
 	if !ok {
 		return nil
 	}
-	if err := p.signal(syscall.SIGTERM); err != nil {
+	sig := syscall.SIGTERM
+	if s, ok := runtime.StopSignals[in.spec.StopSignal]; ok {
+		sig = s
+	}
+	if err := p.signal(sig); err != nil {
 		return fmt.Errorf("stop %s: %w", in.spec.Name, err)
 	}
 	in.mu.Lock()
@@ -393,7 +397,7 @@ func (in *Instance) Stop(ctx context.Context, timeout time.Duration) error {
 	case <-p.done:
 		return nil
 	case <-grace.C:
-		in.log.Warn("instance ignored SIGTERM; killing it", "pid", p.pid, "timeout", timeout)
+		in.log.Warn("instance ignored its stop signal; killing it", "signal", sig, "pid", p.pid, "timeout", timeout)
 	case <-ctx.Done():
 		ctxErr = ctx.Err()
 	}

@@ -157,9 +157,27 @@ func (rt *Runtime) start(ctx context.Context, spec runtime.Spec) (*Instance, err
 
 // checkSpec says what is wrong with spec for this backend, naming the field and the fix,
 // and returns the binary's absolute path.
+// Supports tells, before anything starts, whether the local runtime can run spec at all:
+// it refuses an Entrypoint and a User, which only an image has, and an unknown StopSignal.
+// It implements runtime.SpecChecker; a nil *Runtime answers too.
+func (r *Runtime) Supports(spec runtime.Spec) error {
+	switch _, known := runtime.StopSignals[spec.StopSignal]; {
+	case len(spec.Entrypoint) > 0:
+		return fmt.Errorf("Spec.Entrypoint %q: the local runtime runs the artifact's binary itself and has no entrypoint to replace: put the program in the source's binary and its arguments in Args, or run on docker", spec.Entrypoint)
+	case spec.User != "":
+		return fmt.Errorf("Spec.User %q: the local runtime runs every instance as the harness's own user: leave User empty, or run on docker", spec.User)
+	case spec.StopSignal != "" && !known:
+		return fmt.Errorf("Spec.StopSignal %q: use one of %s", spec.StopSignal, runtime.StopSignalNames())
+	}
+	return nil
+}
+
 func checkSpec(spec runtime.Spec) (string, error) {
 	if spec.Name == "" || spec.Name != filepath.Base(spec.Name) || spec.Name == "." || spec.Name == ".." {
 		return "", fmt.Errorf("Spec.Name %q: want a non-empty name without path separators (\"accounts-1\")", spec.Name)
+	}
+	if err := (*Runtime)(nil).Supports(spec); err != nil {
+		return "", err
 	}
 	if err := spec.CheckPorts(); err != nil {
 		return "", err

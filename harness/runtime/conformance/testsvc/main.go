@@ -1,6 +1,6 @@
 // Command testsvc is the service every runtime backend is tested against: a tiny HTTP
 // server that answers health checks, echoes, keeps one file in its data directory, dials
-// other instances, and says on stderr when it starts and when it gets SIGTERM.
+// other instances, and says on stderr when it starts and which signal stops it.
 //
 // It reads LISTEN_ADDR (where to bind, default 127.0.0.1:8080), LISTEN_MORE (more
 // addresses, comma-separated, served the same way: for named ports), DATA_DIR (where /data
@@ -14,7 +14,7 @@
 //	POST /data           writes the body to DATA_DIR/data.txt (fsync'd)
 //	GET  /data           the file's content, 404 if none
 //	GET  /fetch?addr=A   GET http://A/healthz with a 2 s timeout: 200 with its status, 502 with the error
-//	GET  /info           JSON {"args": [...], "env": [...], "pid": N}
+//	GET  /info           JSON {"args": [...], "env": [...], "pid": N, "uid": N}
 //	GET  /listener       the port the request came in on (LISTEN_ADDR's or LISTEN_MORE's)
 //	POST /exit?code=N    answers, then exits with code N (a crash, from the runtime's view)
 //
@@ -117,6 +117,7 @@ func run() error {
 			"args": os.Args[1:],
 			"env":  os.Environ(),
 			"pid":  os.Getpid(),
+			"uid":  os.Getuid(),
 		})
 	})
 	mux.HandleFunc("GET /listener", func(w http.ResponseWriter, r *http.Request) {
@@ -154,17 +155,21 @@ func run() error {
 	}
 
 	term := make(chan os.Signal, 1)
-	signal.Notify(term, syscall.SIGTERM, os.Interrupt)
+	// Every signal a Spec.StopSignal may name (runtime.StopSignals), so that a runtime's
+	// test sees which came.
+	names := map[os.Signal]string{
+		syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
+		syscall.SIGHUP: "SIGHUP", syscall.SIGUSR1: "SIGUSR1", syscall.SIGUSR2: "SIGUSR2",
+	}
+	for sig := range names {
+		signal.Notify(term, sig)
+	}
 	go func() { served <- srv.Serve(ln) }()
 	select {
 	case err := <-served:
 		return err
 	case sig := <-term:
-		if sig == syscall.SIGTERM {
-			fmt.Fprintln(os.Stderr, "testsvc got SIGTERM")
-		} else {
-			fmt.Fprintf(os.Stderr, "testsvc got %v\n", sig)
-		}
+		fmt.Fprintf(os.Stderr, "testsvc got %s\n", names[sig])
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
