@@ -179,7 +179,7 @@ func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error)
 		cfg.hist = history.New()
 	}
 	if cfg.builder == nil {
-		cfg.builder = build.New()
+		cfg.builder = build.New(build.WithLogger(cfg.logger))
 	}
 	if !cfg.seeded {
 		cfg.seed = rand.Uint64()

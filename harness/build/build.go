@@ -8,7 +8,10 @@ package build
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path"
@@ -16,12 +19,14 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Builder builds Go main packages into a cache directory.
 type Builder struct {
 	dir      string
 	prebuilt string
+	log      *slog.Logger
 	mu       sync.Mutex
 	built    map[string]*result
 }
@@ -43,9 +48,13 @@ func WithDir(dir string) Option { return func(b *Builder) { b.dir = dir } }
 // $FAULTLINE_BIN). An empty string turns it off.
 func WithPrebuilt(dir string) Option { return func(b *Builder) { b.prebuilt = dir } }
 
+// WithLogger sets where a build says it starts and how long it took (default: nowhere),
+// so that a bring-up that spends half a minute compiling says so.
+func WithLogger(l *slog.Logger) Option { return func(b *Builder) { b.log = l } }
+
 // New returns a Builder.
 func New(opts ...Option) *Builder {
-	b := &Builder{prebuilt: os.Getenv("FAULTLINE_BIN"), built: map[string]*result{}}
+	b := &Builder{prebuilt: os.Getenv("FAULTLINE_BIN"), built: map[string]*result{}, log: slog.New(slog.DiscardHandler)}
 	if c := os.Getenv("FAULTLINE_CACHE"); c != "" {
 		b.dir = filepath.Join(c, "bin")
 	} else if c, err := os.UserCacheDir(); err == nil {
@@ -102,11 +111,18 @@ func (b *Builder) build(ctx context.Context, pkg string) (string, error) {
 			return p, nil
 		}
 	}
-	if err := os.MkdirAll(b.dir, 0o755); err != nil {
+	// A directory per package and working directory: two packages whose binaries share
+	// a name (svc-a/cmd/server, svc-b/cmd/server), or one package in two checkouts on
+	// one machine, never overwrite each other. The binary keeps its name: the docker
+	// backend names its image after it.
+	wd, _ := os.Getwd()
+	key := sha256.Sum256([]byte(pkg + "\x00" + wd))
+	dir := filepath.Join(b.dir, hex.EncodeToString(key[:6]))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("build %s: %w", pkg, err)
 	}
-	out := filepath.Join(b.dir, name)
-	tmp, err := os.CreateTemp(b.dir, name+".tmp-*")
+	out := filepath.Join(dir, name)
+	tmp, err := os.CreateTemp(dir, name+".tmp-*")
 	if err != nil {
 		return "", fmt.Errorf("build %s: %w", pkg, err)
 	}
@@ -114,9 +130,12 @@ func (b *Builder) build(ctx context.Context, pkg string) (string, error) {
 	defer os.Remove(tmp.Name())
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", tmp.Name(), pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	b.log.Info("building Go package", "package", pkg)
+	began := time.Now()
 	if outb, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build %s: go build: %w\n%s", pkg, err, strings.TrimSpace(string(outb)))
 	}
+	b.log.Info("built Go package", "package", pkg, "took", time.Since(began).Round(time.Millisecond))
 	if err := os.Rename(tmp.Name(), out); err != nil {
 		return "", fmt.Errorf("build %s: %w", pkg, err)
 	}

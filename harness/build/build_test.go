@@ -2,8 +2,10 @@ package build_test
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -26,11 +28,18 @@ func TestPackageBuildsAStaticBinaryOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a binary: skipped under -short")
 	}
-	b := build.New(build.WithDir(t.TempDir()), build.WithPrebuilt(""))
+	var logs strings.Builder
+	b := build.New(build.WithDir(t.TempDir()), build.WithPrebuilt(""), build.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	ctx := context.Background()
 	p, err := b.Package(ctx, "github.com/faultline/faultline/harness/build/testdata/hello")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A bring-up that compiles says so, and how long it took.
+	for _, want := range []string{`msg="building Go package" package=github.com/faultline/faultline/harness/build/testdata/hello`, `msg="built Go package"`, "took="} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("logs lack %q:\n%s", want, logs.String())
+		}
 	}
 	out, err := exec.Command(p).Output()
 	if err != nil || strings.TrimSpace(string(out)) != "hello" {
@@ -44,5 +53,40 @@ func TestPackageBuildsAStaticBinaryOnce(t *testing.T) {
 	}
 	if _, err := b.Package(ctx, "github.com/faultline/faultline/no/such/pkg"); err == nil || !strings.Contains(err.Error(), "no/such/pkg") {
 		t.Fatalf("a missing package gave %v", err)
+	}
+}
+
+// TestPackagesWhoseBinariesShareANameKeepTheirOwn: two packages named hello build to two
+// binaries, each running its own code, however often and in whichever order they are
+// asked for.
+func TestPackagesWhoseBinariesShareANameKeepTheirOwn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries: skipped under -short")
+	}
+	dir := t.TempDir()
+	ctx := context.Background()
+	want := map[string]string{
+		"github.com/faultline/faultline/harness/build/testdata/hello":       "hello",
+		"github.com/faultline/faultline/harness/build/testdata/other/hello": "another hello",
+	}
+	// Two builders on one directory, as two processes of one run would be.
+	for _, b := range []*build.Builder{build.New(build.WithDir(dir), build.WithPrebuilt("")), build.New(build.WithDir(dir), build.WithPrebuilt(""))} {
+		paths := map[string]string{}
+		for pkg := range want {
+			p, err := b.Package(ctx, pkg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if filepath.Base(p) != "hello" {
+				t.Errorf("%s built as %s: the binary must keep its name", pkg, p)
+			}
+			paths[pkg] = p
+		}
+		for pkg, p := range paths {
+			out, err := exec.Command(p).Output()
+			if err != nil || strings.TrimSpace(string(out)) != want[pkg] {
+				t.Errorf("%s's binary %s says %q (%v), want %q", pkg, p, out, err, want[pkg])
+			}
+		}
 	}
 }
