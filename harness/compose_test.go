@@ -339,8 +339,9 @@ func buildStatic(t *testing.T, pkg, out string) {
 	}
 }
 
-// What only an image has — a name to answer to, an entrypoint, a user — is refused on the
-// local runtime before the first instance starts, by the field and with the fix.
+// What the local runtime cannot do — give a name to answer to, replace an entrypoint, run
+// as a user it cannot switch to — is refused before the first instance starts, by the
+// field and with the fix.
 func TestWhatOnlyDockerHasIsRefusedOnTheLocalRuntimeBeforeAnythingStarts(t *testing.T) {
 	rt := backends(t)["local"](t)
 	cases := []struct {
@@ -350,7 +351,7 @@ func TestWhatOnlyDockerHasIsRefusedOnTheLocalRuntimeBeforeAnythingStarts(t *test
 	}{
 		{"by_name", func(s *harness.Service) { s.ByName = true }, []string{`service "back": by_name needs`, "FAULTLINE_RUNTIME=docker"}},
 		{"an entrypoint", func(s *harness.Service) { s.Entrypoint = []string{"/bin/sh", "-c"} }, []string{"instance back-1 on the local runtime", "Spec.Entrypoint", "run on docker"}},
-		{"a user", func(s *harness.Service) { s.User = "postgres" }, []string{"instance back-1 on the local runtime", `Spec.User "postgres"`, "run on docker"}},
+		{"a user this machine lacks", func(s *harness.Service) { s.User = "no-such-user-here" }, []string{"instance back-1 on the local runtime", `Spec.User "no-such-user-here"`, "no such user on this machine"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

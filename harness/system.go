@@ -141,8 +141,9 @@ type Service struct {
 	// Entrypoint, when set, replaces the image's entrypoint; Args follow it (docker only:
 	// the local runtime's program is the source's binary itself).
 	Entrypoint []string `yaml:"entrypoint,omitempty"`
-	// User, when set, is the user the program runs as ("postgres", "1000:1000"; docker
-	// only: locally every instance runs as the harness's own user).
+	// User, when set, is the user the program runs as ("postgres", "1000:1000"): in its
+	// container on docker; locally a user of this machine, which needs the harness to run
+	// as root (it hands the instance's data dir to that user).
 	User string `yaml:"user,omitempty"`
 	// StopSignal is the signal a graceful stop sends before the kill (default SIGTERM):
 	// SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1 or SIGUSR2 — nginx wants SIGQUIT, Postgres

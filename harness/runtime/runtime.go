@@ -99,8 +99,8 @@ type Spec struct {
 	// Entrypoint, when set, replaces the image's entrypoint (docker only: the local
 	// backend refuses it, its program being the artifact itself).
 	Entrypoint []string
-	// User, when set, is the user the program runs as ("postgres", "1000:1000"; docker
-	// only for now: the local backend refuses it).
+	// User, when set, is the user the program runs as ("postgres", "1000:1000"): the
+	// image's user on docker; locally a user of the machine, which needs root.
 	User string
 	// StopSignal is the signal a graceful stop sends (default SIGTERM), by name:
 	// "SIGINT", "SIGQUIT", "SIGTERM", "SIGHUP", "SIGUSR1" or "SIGUSR2".

@@ -40,6 +40,8 @@ type Instance struct {
 	named   map[string]int // Spec.Ports by name → the port drawn for each
 	addr    string
 	dataDir string
+	// account is who its processes run as (Spec.User); nil: the harness's own user.
+	account *account
 	logPath string
 	log     *slog.Logger
 
@@ -219,6 +221,7 @@ func (in *Instance) command() (*exec.Cmd, error) {
 	cmd.Env = env
 	cmd.Dir = in.dataDir
 	cmd.SysProcAttr = sysProcAttr()
+	cmd.SysProcAttr.Credential = in.account.credential()
 	return cmd, nil
 }
 

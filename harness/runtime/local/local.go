@@ -158,18 +158,18 @@ func (rt *Runtime) start(ctx context.Context, spec runtime.Spec) (*Instance, err
 // checkSpec says what is wrong with spec for this backend, naming the field and the fix,
 // and returns the binary's absolute path.
 // Supports tells, before anything starts, whether the local runtime can run spec at all:
-// it refuses an Entrypoint and a User, which only an image has, and an unknown StopSignal.
+// it refuses an Entrypoint, which only an image has, a User it cannot switch to (any
+// other than its own unless it runs as root), and an unknown StopSignal.
 // It implements runtime.SpecChecker; a nil *Runtime answers too.
 func (r *Runtime) Supports(spec runtime.Spec) error {
 	switch _, known := runtime.StopSignals[spec.StopSignal]; {
 	case len(spec.Entrypoint) > 0:
 		return fmt.Errorf("Spec.Entrypoint %q: the local runtime runs the artifact's binary itself and has no entrypoint to replace: put the program in the source's binary and its arguments in Args, or run on docker", spec.Entrypoint)
-	case spec.User != "":
-		return fmt.Errorf("Spec.User %q: the local runtime runs every instance as the harness's own user: leave User empty, or run on docker", spec.User)
 	case spec.StopSignal != "" && !known:
 		return fmt.Errorf("Spec.StopSignal %q: use one of %s", spec.StopSignal, runtime.StopSignalNames())
 	}
-	return nil
+	_, err := lookupAccount(spec.User)
+	return err
 }
 
 func checkSpec(spec runtime.Spec) (string, error) {
@@ -250,12 +250,21 @@ func (rt *Runtime) reserve(spec runtime.Spec, bin string) (*Instance, error) {
 	}
 	dir := filepath.Join(rt.dir, spec.Name)
 	dataDir := filepath.Join(dir, "data")
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+	acct, err := lookupAccount(spec.User)
+	if err == nil {
+		if err = os.MkdirAll(dataDir, 0o755); err == nil {
+			err = acct.own(rt.dir, dir, dataDir)
+		}
+		if err != nil {
+			err = fmt.Errorf("data dir: %w", err)
+		}
+	}
+	if err != nil {
 		for _, taken := range append(slices.Collect(maps.Values(named)), port) {
 			delete(rt.ports, taken)
 			releasePort(taken)
 		}
-		return nil, fmt.Errorf("data dir: %w", err)
+		return nil, err
 	}
 	rt.names[spec.Name] = true
 	in := &Instance{
@@ -266,6 +275,7 @@ func (rt *Runtime) reserve(spec runtime.Spec, bin string) (*Instance, error) {
 		named:   named,
 		addr:    net.JoinHostPort("127.0.0.1", fmt.Sprint(port)),
 		dataDir: dataDir,
+		account: acct,
 		logPath: filepath.Join(dir, "output.log"),
 		log:     rt.log.With("instance", spec.Name),
 	}

@@ -55,7 +55,13 @@ func TestConformance(t *testing.T) {
 // httpDo does one request on a fresh connection.
 func httpDo(t *testing.T, method, url string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, url, nil)
+	return httpDoBody(t, method, url, "")
+}
+
+// httpDoBody is httpDo with a request body.
+func httpDoBody(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,4 +444,55 @@ func alive(pid int) bool {
 	}
 	i := strings.LastIndexByte(string(stat), ')')
 	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
+}
+
+// TestUserRunsTheInstanceAsThatUser: as root, Spec.User starts the instance's process as
+// that user, with its data dir handed over so that it can write there; as anyone else,
+// another user is refused with the fix.
+func TestUserRunsTheInstanceAsThatUser(t *testing.T) {
+	ctx := t.Context()
+	rt := newRuntime(t)
+	// The binary must be reachable by the user: not under root's own cache directory.
+	dir, err := os.MkdirTemp("", "faultline-user-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "testsvc")
+	b, err := os.ReadFile(conformance.BuildTestService(t).Binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := conformance.ServiceSpec("svc-user", runtime.Artifact{Binary: bin})
+	spec.User = "nobody"
+	in, err := rt.Start(ctx, spec)
+	if os.Getuid() != 0 {
+		if err == nil || !strings.Contains(err.Error(), `Spec.User "nobody"`) || !strings.Contains(err.Error(), "only root") {
+			t.Fatalf("start as nobody without root: %v; want a refusal naming Spec.User and why", err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("start as nobody: %v", err)
+	}
+	_, body := httpDo(t, http.MethodGet, "http://"+in.HostAddr()+"/info")
+	var info struct{ UID int }
+	if err := json.Unmarshal([]byte(body), &info); err != nil {
+		t.Fatalf("GET /info: %v: %s", err, body)
+	}
+	if info.UID != 65534 {
+		t.Errorf("the instance runs as uid %d, want nobody's 65534", info.UID)
+	}
+	if code, body := httpDoBody(t, http.MethodPost, "http://"+in.HostAddr()+"/data", "kept"); code != http.StatusNoContent {
+		t.Errorf("POST /data as nobody: %d %s: the data dir must be the user's", code, body)
+	}
+	if err := in.Stop(ctx, 5*time.Second); err != nil {
+		t.Errorf("stop an instance of another user: %v", err)
+	}
 }
