@@ -15,6 +15,14 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/
     echo "test: could not install chromium: the report's browser check will skip" >&2
   fi
 fi
+# harness/modules/postgres runs a real PostgreSQL server from Debian's postgresql.
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  echo "test: installing postgresql for harness/modules/postgres" >&2
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }; then
+    echo "test: could not install postgresql: harness/modules/postgres will fail under CI" >&2
+  fi
+fi
 log=${TMPDIR:-/tmp}/faultline-test.log
 : >"$log"
 status=0
