@@ -15,12 +15,17 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/
     echo "test: could not install chromium: the report's browser check will skip" >&2
   fi
 fi
-# harness/modules/postgres runs a real PostgreSQL server from Debian's postgresql.
-if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
-  echo "test: installing postgresql for harness/modules/postgres" >&2
+# harness/modules/postgres and harness/modules/redis run the real servers, from Debian's
+# postgresql and redis-server.
+servers=""
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || servers="$servers postgresql"
+command -v redis-server >/dev/null 2>&1 || servers="$servers redis-server"
+if [ -n "$servers" ]; then
+  echo "test: installing$servers for harness/modules" >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-  if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }; then
-    echo "test: could not install postgresql: harness/modules/postgres will fail under CI" >&2
+  # shellcheck disable=SC2086 # one word per package
+  if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $servers >/dev/null; }; then
+    echo "test: could not install$servers: harness/modules will fail under CI" >&2
   fi
 fi
 log=${TMPDIR:-/tmp}/faultline-test.log
