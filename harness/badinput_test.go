@@ -185,6 +185,9 @@ func TestBadDeclarationInGoGivesOneErrorWithTheFix(t *testing.T) {
 			s.Replicas, s.Cluster = 3, &harness.Cluster{Ports: []string{"peer"}}
 		})}},
 			[]string{`service "a"`, `cluster.ports[0] "peer" is not a port of the service`, "use one of http"}},
+		{"a dependency whose address reaches the service nowhere", harness.System{Services: []harness.Service{
+			svc("a", func(s *harness.Service) { s.DependsOn = []harness.Dependency{{Service: "b"}} }), svc("b", nil)}},
+			[]string{`service "a"`, "depends_on[0].env is empty", `{{addr "b"}}`, "by_name"}},
 		{"a stop signal no runtime sends", harness.System{Services: []harness.Service{svc("a", func(s *harness.Service) { s.StopSignal = "SIGSTOP" })}},
 			[]string{`service "a"`, `stop_signal "SIGSTOP" is unknown`, "SIGQUIT", "leave it out for SIGTERM"}},
 		{"an entrypoint without its program", harness.System{Services: []harness.Service{svc("a", func(s *harness.Service) { s.Entrypoint = []string{"", "-c"} })}},

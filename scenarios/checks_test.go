@@ -66,8 +66,8 @@ func TestScenarioChecksCanGoRed(t *testing.T) {
 		green, red   check.Result
 		redSaysWhich string
 	}{
-		{"fail fast: slow answers", failFast(fast, sel, time.Second), failFast(slow, sel, time.Second), "p99 3s"},
-		{"fail fast: an unanswered op", failFast(fast, sel, time.Second), failFast(hung, sel, time.Second), "100 of 101 ops answered"},
+		{"fail fast: slow answers", check.FailFast(fast, sel, time.Second), check.FailFast(slow, sel, time.Second), "p99 3s"},
+		{"fail fast: an unanswered op", check.FailFast(fast, sel, time.Second), check.FailFast(hung, sel, time.Second), "100 of 101 ops answered"},
 		{"fail fast on every answer", answerLatency(fast, sel, time.Second), answerLatency(slow, sel, time.Second), "p99 3s"},
 		{"rejoined", rejoined(back, "accounts-2", time.Second, restart, 20*time.Second),
 			rejoined(late, "accounts-2", time.Second, restart, 20*time.Second), "served again 29.005s"},

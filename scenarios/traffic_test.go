@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -89,7 +88,7 @@ var isolation = scenario{
 		during := faultline.Between(h, "while every inventory instance is down", last.InjectedAt(), healStart)
 		s.check(
 			check.Isolation(h, []string{"accounts"}, before, during.Window, 0.99, 3, 250*time.Millisecond),
-			failFast(h, during.On("orders").Selection(), 2500*time.Millisecond),
+			check.FailFast(h, during.On("orders").Selection(), 2500*time.Millisecond),
 			check.Detect(h, during.On("orders").Selection(), 0),
 		)
 		// From the heal's start: restarting inventory is part of what orders wait for.
@@ -168,7 +167,7 @@ var slowDependency = scenario{
 		healStart, _ := slow[0].HealStartedAt()
 		during := faultline.Between(h, "while inventory is slow", slow[0].InjectedAt(), healStart).On("orders")
 		s.check(
-			failFast(h, during.Selection(), 1600*time.Millisecond),
+			check.FailFast(h, during.Selection(), 1600*time.Millisecond),
 			check.Detect(h, during.Selection(), 0),
 		)
 		s.recovered(h, check.Recover(h, faultline.SinceHeal(h, spanners(slow)...).On("orders").Selection(), 0.95, 2*time.Second, 10*time.Second), slow...)
@@ -428,47 +427,6 @@ func firstServed(h *history.History, instance string, from time.Duration) (time.
 		}
 	}
 	return first, n
-}
-
-// failFast checks that a failing dependency makes callers fail fast rather than hang:
-// every operation of sel got an HTTP answer (served or not: no client timeout, no
-// dropped connection), and the p99 latency of all of them, failures included, is at
-// most within.
-func failFast(h *history.History, sel check.Selection, within time.Duration) check.Result {
-	var ops []history.Op
-	for _, op := range check.Select(h, sel) {
-		if check.Counted(op) { // not cut short by the load's own stop
-			ops = append(ops, op)
-		}
-	}
-	r := check.Result{Check: "fail fast", Window: sel.Window, Bound: "every op answered, p99 of all ops ≤ " + within.String()}
-	var lat []time.Duration
-	answered, failed := 0, 0
-	for _, op := range ops {
-		lat = append(lat, op.End-op.Intended)
-		if op.Err == "" {
-			answered++
-		}
-		if !check.OK(op) {
-			failed++
-		}
-	}
-	r.Figures = []check.Figure{{Name: "ops", Value: float64(len(ops))}, {Name: "answered", Value: float64(answered)}, {Name: "failed", Value: float64(failed)}}
-	if len(ops) == 0 {
-		r.Message = fmt.Sprintf("fail fast: no operation on %v in %s: nothing to measure", sel.Routes, sel.Window)
-		return r
-	}
-	slices.Sort(lat)
-	p99 := lat[(len(lat)*99+99)/100-1]
-	p50 := lat[(len(lat)+1)/2-1]
-	r.Figures = append(r.Figures,
-		check.Figure{Name: "p50_all", Value: durMS(p50), Unit: "ms"},
-		check.Figure{Name: "p99_all", Value: durMS(p99), Unit: "ms"},
-		check.Figure{Name: "max_all", Value: durMS(lat[len(lat)-1]), Unit: "ms"})
-	r.Pass = answered == len(ops) && p99 <= within
-	r.Message = fmt.Sprintf("fail fast on %v in %s: %d of %d ops answered (%d failed); p50 %s, p99 %s, max %s over all ops (bound p99 ≤ %s)",
-		sel.Routes, sel.Window, answered, len(ops), failed, roundMS(p50), roundMS(p99), roundMS(lat[len(lat)-1]), within)
-	return r
 }
 
 // rejoined checks self-healing end to end: the supervisor restarted victim, and it served

@@ -9,6 +9,7 @@ package build
 import (
 	"context"
 	"crypto/sha256"
+	"debug/buildinfo"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -45,7 +46,8 @@ type Option func(*Builder)
 func WithDir(dir string) Option { return func(b *Builder) { b.dir = dir } }
 
 // WithPrebuilt sets a directory of prebuilt binaries, named for their package (default
-// $FAULTLINE_BIN). An empty string turns it off.
+// $FAULTLINE_BIN): one is taken only when its build information says it was built from
+// the package asked for. An empty string turns it off.
 func WithPrebuilt(dir string) Option { return func(b *Builder) { b.prebuilt = dir } }
 
 // WithLogger sets where a build says it starts and how long it took (default: nowhere),
@@ -66,6 +68,14 @@ func New(opts ...Option) *Builder {
 		o(b)
 	}
 	return b
+}
+
+// builtFrom tells whether the binary at path was built from the main package pkg, as
+// its build information says: a prebuilt binary is taken by its name only when it is
+// that package's (bin/orders of one module is not another module's cmd/orders).
+func builtFrom(path, pkg string) bool {
+	info, err := buildinfo.ReadFile(path)
+	return err == nil && info.Path == pkg
 }
 
 var versionElem = regexp.MustCompile(`^v[0-9]+$`)
@@ -107,7 +117,7 @@ func (b *Builder) build(ctx context.Context, pkg string) (string, error) {
 	name := Name(pkg)
 	if b.prebuilt != "" {
 		p := filepath.Join(b.prebuilt, name)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 && builtFrom(p, pkg) {
 			return p, nil
 		}
 	}

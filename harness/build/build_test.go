@@ -90,3 +90,31 @@ func TestPackagesWhoseBinariesShareANameKeepTheirOwn(t *testing.T) {
 		}
 	}
 }
+
+// TestAPrebuiltBinaryIsTakenOnlyForItsOwnPackage: a prebuilt directory's hello, built
+// from testdata/other/hello, is not testdata/hello's binary, whatever its name; its own
+// package's is taken as it is.
+func TestAPrebuiltBinaryIsTakenOnlyForItsOwnPackage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries: skipped under -short")
+	}
+	ctx := context.Background()
+	const pkg, other = "github.com/faultline/faultline/harness/build/testdata/hello", "github.com/faultline/faultline/harness/build/testdata/other/hello"
+	prebuilt := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", filepath.Join(prebuilt, "hello"), other)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", other, err, out)
+	}
+	b := build.New(build.WithDir(t.TempDir()), build.WithPrebuilt(prebuilt))
+	p, err := b.Package(ctx, pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := exec.Command(p).Output(); strings.TrimSpace(string(out)) != "hello" || filepath.Dir(p) == prebuilt {
+		t.Errorf("%s ran %s, which says %q: the prebuilt hello is another package's", pkg, p, out)
+	}
+	if p, err := b.Package(ctx, other); err != nil || p != filepath.Join(prebuilt, "hello") {
+		t.Errorf("%s gave %s (%v), want its prebuilt binary", other, p, err)
+	}
+}

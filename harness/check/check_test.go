@@ -427,6 +427,7 @@ func TestEveryCheckCanGoRed(t *testing.T) {
 	}{
 		{"availability", check.Availability(ok, all, 0.99), check.Availability(down, all, 0.99), "misses"},
 		{"latency", check.Latency(ok, all, 50*ms), check.Latency(slow, kill, 50*ms), "misses the bound"},
+		{"fail fast", check.FailFast(ok, all, 50*ms), check.FailFast(slow, kill, 50*ms), "p99 800ms"},
 		{"isolation", check.Isolation(ok, []string{"accounts"}, before, during, 0.99, 3, 50*ms),
 			check.Isolation(slow, []string{"accounts"}, before, during, 0.99, 3, 50*ms), "isolation"},
 		{"time to detect: felt", check.Detect(hf, kill, 0), check.Detect(ok, kill, 0), "not felt"},

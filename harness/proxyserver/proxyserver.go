@@ -100,7 +100,16 @@ func (s *Server) Close() error {
 	return s.err
 }
 
-// slogWriter turns zerolog's JSON lines into slog records.
+// expected are the errors Toxiproxy logs when a fault, or a link parked until its
+// instance starts, does what it is for: a killed instance's link cannot reach it. They
+// are the system under test's news, told by its history, not the harness's trouble, so
+// they go out at debug level instead of a warning per connection.
+var expected = map[string]bool{
+	"Unable to open connection to upstream": true,
+}
+
+// slogWriter turns zerolog's JSON lines into slog records: Toxiproxy's errors as
+// warnings, but for those expected; the rest at debug level.
 type slogWriter struct{ log *slog.Logger }
 
 func (w slogWriter) Write(p []byte) (int, error) {
@@ -110,12 +119,14 @@ func (w slogWriter) Write(p []byte) (int, error) {
 		w.log.Debug("toxiproxy: " + string(line))
 		return len(p), nil
 	}
+	msg, _ := rec[zerolog.MessageFieldName].(string)
 	level := slog.LevelDebug
 	switch rec[zerolog.LevelFieldName] {
 	case "error", "fatal", "panic":
-		level = slog.LevelWarn
+		if !expected[msg] {
+			level = slog.LevelWarn
+		}
 	}
-	msg, _ := rec[zerolog.MessageFieldName].(string)
 	for _, k := range []string{zerolog.LevelFieldName, zerolog.MessageFieldName, zerolog.TimestampFieldName} {
 		delete(rec, k)
 	}
