@@ -36,5 +36,8 @@ status=0
 # running other packages' containers. Specs labelled "slow" (the 50-cycle soak) run
 # outside `make test`: `go test ./scenarios/ -ginkgo.label-filter=slow`.
 go test -count=1 -timeout 20m $(go list ./... | grep -v '/scenarios$') 2>&1 | tee -a "$log" || status=1
+# examples/ is a user's repository in miniature, a Go module of its own (faultline
+# through a replace): its experiment runs alone too, for its bounds.
+(cd examples && go vet ./... && go test -count=1 -timeout 10m ./...) 2>&1 | tee -a "$log" || status=1
 go test -count=1 -timeout 25m ./scenarios/ -ginkgo.label-filter='!slow' 2>&1 | tee -a "$log" || status=1
 exit $status
