@@ -182,6 +182,16 @@ func (r Strategy) Check(where string, ports []string, bad func(format string, ar
 	}
 }
 
+// Until calls try, every 10 ms at first and backing off to every 200 ms, until it
+// returns nil or within passes (or ctx ends); the error then names what and says what
+// the last try saw. It is the one way for a test or an experiment to wait for the system
+// under test to come round.
+func Until(ctx context.Context, within time.Duration, what string, try func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	return poll(ctx, what, try)
+}
+
 // poll calls try every 10 ms at first, backing off to every 200 ms, until it returns
 // nil, or ctx ends; the error then says what the last try saw.
 func poll(ctx context.Context, what string, try func(context.Context) error) error {

@@ -98,3 +98,21 @@ func TestCheckNamesTheFieldAndTheFix(t *testing.T) {
 		}
 	}
 }
+
+// TestUntilRetriesAndSaysWhatItLastSaw: Until returns once try succeeds, and when it
+// never does, an error naming what was awaited and the last try's error.
+func TestUntilRetriesAndSaysWhatItLastSaw(t *testing.T) {
+	tries := 0
+	if err := wait.Until(t.Context(), 5*time.Second, "three tries", func(context.Context) error {
+		if tries++; tries < 3 {
+			return errors.New("not yet")
+		}
+		return nil
+	}); err != nil || tries != 3 {
+		t.Fatalf("Until: %v after %d tries, want nil after 3", err, tries)
+	}
+	err := wait.Until(t.Context(), 50*time.Millisecond, "a server that never answers", func(context.Context) error { return errors.New("connection refused") })
+	if err == nil || !strings.Contains(err.Error(), "a server that never answers") || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("Until that never succeeds: %v; want what it waited for and the last error", err)
+	}
+}

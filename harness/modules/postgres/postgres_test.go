@@ -14,6 +14,7 @@ import (
 	"github.com/faultline/faultline/harness/fault"
 	"github.com/faultline/faultline/harness/modules/postgres"
 	"github.com/faultline/faultline/harness/runtime/local"
+	"github.com/faultline/faultline/harness/wait"
 )
 
 // server brings up a system of one PostgreSQL server from the machine's own programs on
@@ -71,18 +72,6 @@ func count(ctx context.Context, in *harness.Instance) (int, error) {
 	return n, err
 }
 
-// until retries f every 100 ms until it succeeds or within passes, and returns its last error.
-func until(within time.Duration, f func() error) error {
-	deadline := time.Now().Add(within)
-	for {
-		err := f()
-		if err == nil || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // TestAServerFromTheModuleIsCutByItsLinkAndKeepsWhatItAcked: the module's declaration,
 // alone in a system, comes up ready to take SQL through its link; a black hole on the
 // link makes a query hang until its deadline and the heal brings it back; killed with
@@ -117,7 +106,7 @@ func TestAServerFromTheModuleIsCutByItsLinkAndKeepsWhatItAcked(t *testing.T) {
 	if err := cut.Heal(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := until(10*time.Second, func() error { _, err := count(ctx, db); return err }); err != nil {
+	if err := wait.Until(ctx, 10*time.Second, "a count after the heal", func(ctx context.Context) error { _, err := count(ctx, db); return err }); err != nil {
 		t.Fatalf("after the heal: %v", err)
 	}
 
@@ -129,7 +118,7 @@ func TestAServerFromTheModuleIsCutByItsLinkAndKeepsWhatItAcked(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	if err := until(30*time.Second, func() error { var err error; n, err = count(ctx, db); return err }); err != nil {
+	if err := wait.Until(ctx, 30*time.Second, "a count after the restart", func(ctx context.Context) error { var err error; n, err = count(ctx, db); return err }); err != nil {
 		t.Fatalf("after a SIGKILL and the restart: %v", err)
 	}
 	if n != rows {

@@ -14,6 +14,7 @@ import (
 	"github.com/faultline/faultline/harness/fault"
 	"github.com/faultline/faultline/harness/modules/redis"
 	"github.com/faultline/faultline/harness/runtime/local"
+	"github.com/faultline/faultline/harness/wait"
 )
 
 // server brings up a system of one Redis server from the machine's own redis-server on
@@ -58,18 +59,6 @@ func client(t *testing.T, in *harness.Instance) *goredis.Client {
 	return c
 }
 
-// until retries f every 100 ms until it succeeds or within passes, and returns its last error.
-func until(within time.Duration, f func() error) error {
-	deadline := time.Now().Add(within)
-	for {
-		err := f()
-		if err == nil || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // TestAServerFromTheModuleIsCutByItsLinkAndKeepsWhatItAcked: the module's declaration
 // comes up ready to take commands through its link; a refusal on the link makes a
 // command fail and the heal brings it back; killed with SIGKILL and restarted by the
@@ -106,7 +95,7 @@ func TestAServerFromTheModuleIsCutByItsLinkAndKeepsWhatItAcked(t *testing.T) {
 			if err := cut.Heal(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if err := until(10*time.Second, func() error { return c.Ping(ctx).Err() }); err != nil {
+			if err := wait.Until(ctx, 10*time.Second, "a ping after the heal", func(ctx context.Context) error { return c.Ping(ctx).Err() }); err != nil {
 				t.Fatalf("after the heal: %v", err)
 			}
 
@@ -118,7 +107,7 @@ func TestAServerFromTheModuleIsCutByItsLinkAndKeepsWhatItAcked(t *testing.T) {
 				t.Fatal(err)
 			}
 			var n int64
-			if err := until(30*time.Second, func() error { var err error; n, err = c.DBSize(ctx).Result(); return err }); err != nil {
+			if err := wait.Until(ctx, 30*time.Second, "the keys after the restart", func(ctx context.Context) error { var err error; n, err = c.DBSize(ctx).Result(); return err }); err != nil {
 				t.Fatalf("after a SIGKILL and the restart: %v", err)
 			}
 			if n != int64(tc.kept) {
