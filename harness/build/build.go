@@ -46,8 +46,8 @@ type Option func(*Builder)
 func WithDir(dir string) Option { return func(b *Builder) { b.dir = dir } }
 
 // WithPrebuilt sets a directory of prebuilt binaries, named for their package (default
-// $FAULTLINE_BIN): one is taken only when its build information says it was built from
-// the package asked for. An empty string turns it off.
+// $FAULTLINE_BIN): a Go binary is taken only when its build information says it was
+// built from the package asked for. An empty string turns it off.
 func WithPrebuilt(dir string) Option { return func(b *Builder) { b.prebuilt = dir } }
 
 // WithLogger sets where a build says it starts and how long it took (default: nowhere),
@@ -70,12 +70,13 @@ func New(opts ...Option) *Builder {
 	return b
 }
 
-// builtFrom tells whether the binary at path was built from the main package pkg, as
-// its build information says: a prebuilt binary is taken by its name only when it is
-// that package's (bin/orders of one module is not another module's cmd/orders).
+// builtFrom tells whether the binary at path may stand for the main package pkg: a Go
+// binary only when its build information names pkg (bin/orders of one module is not
+// another module's cmd/orders); a file with no Go build information (a script, a stand-in
+// a test or a user put there on purpose) by its name alone.
 func builtFrom(path, pkg string) bool {
 	info, err := buildinfo.ReadFile(path)
-	return err == nil && info.Path == pkg
+	return err != nil || info.Path == pkg
 }
 
 var versionElem = regexp.MustCompile(`^v[0-9]+$`)

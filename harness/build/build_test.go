@@ -117,4 +117,12 @@ func TestAPrebuiltBinaryIsTakenOnlyForItsOwnPackage(t *testing.T) {
 	if p, err := b.Package(ctx, other); err != nil || p != filepath.Join(prebuilt, "hello") {
 		t.Errorf("%s gave %s (%v), want its prebuilt binary", other, p, err)
 	}
+	// A stand-in with no Go build information (a script) is taken by its name.
+	script := filepath.Join(prebuilt, "etcd")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := b.Package(ctx, "go.etcd.io/etcd/server/v3"); err != nil || p != script {
+		t.Errorf("a prebuilt stand-in for etcd gave %s (%v), want %s", p, err, script)
+	}
 }
