@@ -421,13 +421,18 @@ func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan, error) {
 		in.After = append(in.After, databaseName(svc.Name))
 		setEnv(svc.Database.Env, LinkRef(databaseName(svc.Name)))
 	}
-	for _, d := range svc.DependsOn {
+	for j, d := range svc.DependsOn {
 		dep := p.service(d.Service)
 		for k := 1; k <= dep.Replicas; k++ {
 			in.After = append(in.After, instanceName(dep.Name, k))
 		}
 		if d.Env == "" {
-			continue // a by-name service: its name is its address, and the order is all
+			// The address reaches the instance some other way (a by-name service's name,
+			// a template's addr), and the order is all; or it reaches it nowhere.
+			if !dep.ByName && !tm.reached[dep.Name] {
+				return in, nil, fmt.Errorf("service %q: depends_on[%d].env is empty: name the variable that receives %s's address, write {{addr %q}} where the program wants it, or declare %s by_name to reach it at its name", svc.Name, j, d.Service, d.Service, d.Service)
+			}
+			continue
 		}
 		depPorts := dep.ports()
 		port := depPorts[slices.IndexFunc(depPorts, func(p NamedPort) bool { return p.Name == d.Port })]

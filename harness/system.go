@@ -345,9 +345,6 @@ func (s System) Validate() error {
 			case !seen[d.Service]:
 				bad(where, "depends_on[%d] names unknown service %q: declare it under services, or fix the name (the system has %s)", j, d.Service, sortedNames(seen))
 			}
-			if dep, ok := serviceNamed(s.Services, d.Service); d.Env == "" && !(ok && dep.ByName) && !templatesReach(svc, d.Service) {
-				bad(where, "depends_on[%d].env is empty: name the variable that receives %s's address, write {{addr %q}} where the program wants it, or declare %s by_name to reach it at its name", j, d.Service, d.Service, d.Service)
-			}
 			if dep, ok := serviceNamed(s.Services, d.Service); ok && d.Port != "" && !hasPort(dep, d.Port) {
 				bad(where, "depends_on[%d].port %q is not a port of %s: use one of %s", j, d.Port, d.Service, portNames(dep))
 			}
@@ -436,23 +433,6 @@ func portList(s Service) []string {
 		names = append(names, p.Name)
 	}
 	return names
-}
-
-// templatesReach tells whether one of svc's Args or Env templates asks for the address
-// of service (addr "service"): then a dependency on it needs no env of its own.
-func templatesReach(svc Service, service string) bool {
-	call := regexp.MustCompile(`\baddr\s+"` + regexp.QuoteMeta(service) + `"`)
-	for _, a := range svc.Args {
-		if call.MatchString(a) {
-			return true
-		}
-	}
-	for _, v := range svc.Env {
-		if call.MatchString(v) {
-			return true
-		}
-	}
-	return false
 }
 
 func serviceNamed(services []Service, name string) (Service, bool) {

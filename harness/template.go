@@ -54,6 +54,8 @@ type templater struct {
 	// link adds a link from this instance to the plan (once per name) and returns its
 	// reference.
 	link func(LinkPlan) string
+	// reached are the services whose address a template asked for (addr).
+	reached map[string]bool
 	// failed is the first error a function returned: clearer than text/template's
 	// wrapping of it.
 	failed error
@@ -184,6 +186,10 @@ func (t *templater) addr(service string, port ...string) (string, error) {
 		}
 		p = depPorts[i]
 	}
+	if t.reached == nil {
+		t.reached = map[string]bool{}
+	}
+	t.reached[dep.Name] = true
 	if dep.ByName {
 		return dep.Name + ":" + strconv.Itoa(p.Port), nil
 	}
