@@ -2,9 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -12,39 +10,16 @@ import (
 
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/fault"
+	"github.com/faultline/faultline/harness/modules/internal/moduletest"
 	"github.com/faultline/faultline/harness/modules/postgres"
-	"github.com/faultline/faultline/harness/runtime/local"
 	"github.com/faultline/faultline/harness/wait"
 )
 
-// server brings up a system of one PostgreSQL server from the machine's own programs on
-// the local runtime, or skips (fails under CI, whose test command installs them).
+// server brings up a PostgreSQL server from the machine's own programs.
 func server(t *testing.T) (*harness.Running, *harness.Instance) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts a PostgreSQL server: skipped under -short")
-	}
-	db, err := postgres.Service("db")
-	if errors.Is(err, postgres.ErrNotInstalled) {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%v (ci/test.sh installs it)", err)
-		}
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := local.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rt.Close(context.Background()) })
-	sys, err := harness.Up(t.Context(), harness.System{Name: "pg", Services: []harness.Service{db}}, harness.WithRuntime(rt))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sys.Down(context.Background()) })
-	return sys, sys.Instance("db-1")
+	svc, err := postgres.Service("db")
+	return moduletest.Up(t, svc, err, postgres.ErrNotInstalled)
 }
 
 // connect opens a connection to the server through its link, within a second.

@@ -14,6 +14,7 @@ package redis
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"time"
@@ -79,6 +80,11 @@ func Service(name string, opts ...Option) (harness.Service, error) {
 		bin = p
 	}
 	cli := filepath.Join(filepath.Dir(bin), "redis-cli")
+	for _, prog := range []string{bin, cli} {
+		if _, err := os.Stat(prog); err != nil {
+			return harness.Service{}, fmt.Errorf("redis %s: %v: give Binary the path of a redis-server with redis-cli beside it", name, err)
+		}
+	}
 	svc.Source = harness.Source{Binary: bin}
 	svc.Args = append([]string{"--port", "{{port}}", "--bind", "127.0.0.1", "--dir", "{{datadir}}", "--daemonize", "no", "--logfile", ""}, persistence...)
 	r := wait.ForExec(cli, "-p", "{{port}}", "ping")

@@ -2,9 +2,8 @@ package redis_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,39 +11,16 @@ import (
 
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/fault"
+	"github.com/faultline/faultline/harness/modules/internal/moduletest"
 	"github.com/faultline/faultline/harness/modules/redis"
-	"github.com/faultline/faultline/harness/runtime/local"
 	"github.com/faultline/faultline/harness/wait"
 )
 
-// server brings up a system of one Redis server from the machine's own redis-server on
-// the local runtime, or skips (fails under CI, whose test command installs it).
+// server brings up a Redis server from the machine's own redis-server.
 func server(t *testing.T, opts ...redis.Option) (*harness.Running, *harness.Instance) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts a Redis server: skipped under -short")
-	}
 	svc, err := redis.Service("cache", opts...)
-	if errors.Is(err, redis.ErrNotInstalled) {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%v (ci/test.sh installs it)", err)
-		}
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := local.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rt.Close(context.Background()) })
-	sys, err := harness.Up(t.Context(), harness.System{Name: "redis", Services: []harness.Service{svc}}, harness.WithRuntime(rt))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sys.Down(context.Background()) })
-	return sys, sys.Instance("cache-1")
+	return moduletest.Up(t, svc, err, redis.ErrNotInstalled)
 }
 
 // client talks to the server through its link, each call bounded by a second.
@@ -120,8 +96,8 @@ func TestAServerFromTheModuleIsCutByItsLinkAndKeepsWhatItAcked(t *testing.T) {
 // TestACallerReachesTheServerByTheAddrTemplate: redis.Addr in a caller's env becomes the
 // caller's own link to the server's port.
 func TestACallerReachesTheServerByTheAddrTemplate(t *testing.T) {
-	if _, err := redis.Service("cache", redis.Binary("/no/such/redis-server")); err != nil {
-		t.Fatalf("an explicit Binary is taken as it is: %v", err)
+	if _, err := redis.Service("cache", redis.Binary("/no/such/redis-server")); err == nil || !strings.Contains(err.Error(), "give Binary") {
+		t.Fatalf("a Binary that is not there: %v; want an error naming Binary", err)
 	}
 	cache, err := redis.Service("cache", redis.Image("redis:7"))
 	if err != nil {
