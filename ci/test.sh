@@ -7,25 +7,20 @@ bash ci/build.sh
 export FAULTLINE_ETCD="$PWD/bin/etcd"
 export FAULTLINE_BIN="$PWD/bin"
 go vet ./...
-# harness/report checks index.html in headless Chromium; install it where it is missing.
-if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 && [ -z "${FAULTLINE_CHROMIUM:-}" ]; then
-  echo "test: installing chromium for the report's browser check" >&2
-  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-  if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; then
-    echo "test: could not install chromium: the report's browser check will skip" >&2
-  fi
-fi
-# harness/modules/postgres and harness/modules/redis run the real servers, from Debian's
-# postgresql and redis-server.
-servers=""
-ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || servers="$servers postgresql"
-command -v redis-server >/dev/null 2>&1 || servers="$servers redis-server"
-if [ -n "$servers" ]; then
-  echo "test: installing$servers for harness/modules" >&2
+# Real servers the tests need, from Debian's packages, installed in one apt-get where
+# missing: Chromium (harness/report checks index.html in it; without it that check
+# skips), PostgreSQL and Redis (harness/modules and examples/ run them; under CI they
+# fail without them).
+packages=""
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "${FAULTLINE_CHROMIUM:-}" ] || packages="$packages chromium"
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || packages="$packages postgresql"
+command -v redis-server >/dev/null 2>&1 || packages="$packages redis-server"
+if [ -n "$packages" ]; then
+  echo "test: installing$packages" >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   # shellcheck disable=SC2086 # one word per package
-  if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $servers >/dev/null; }; then
-    echo "test: could not install$servers: harness/modules will fail under CI" >&2
+  if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $packages >/dev/null; }; then
+    echo "test: could not install$packages: the tests that need them will skip, or fail under CI" >&2
   fi
 fi
 log=${TMPDIR:-/tmp}/faultline-test.log
