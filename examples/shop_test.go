@@ -20,6 +20,7 @@ import (
 	"github.com/faultline/faultline/harness/fault"
 	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/harness/load"
+	"github.com/faultline/faultline/harness/modules/postgres"
 )
 
 // TestTheShopSurvivesItsCacheAndItsDatabase is the shop team's experiment, on the local
@@ -179,7 +180,7 @@ func noLoss(t *testing.T, ctx context.Context, sys *harness.Running, h *history.
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(ctx, "postgres://postgres@"+addr+"/postgres?sslmode=disable")
+	conn, err := pgx.Connect(ctx, "postgres://"+postgres.User+"@"+addr+"/"+postgres.Database+"?sslmode=disable")
 	if err != nil {
 		t.Fatal(err)
 	}
