@@ -191,7 +191,8 @@ func (s System) plan() (*Plan, error) {
 				return nil, err
 			}
 			if n == 1 && svc.Cluster == nil {
-				// Room for AddInstance: as many links as this one has, templates' included.
+				// Room for AddInstance (which a cluster refuses): as many links as this
+				// one has, those its templates asked for included.
 				spare[svc.Name] = len(links)
 			}
 			p.add(in, links)
@@ -203,7 +204,7 @@ func (s System) plan() (*Plan, error) {
 	p.park()
 	p.Slots = len(p.Links) + 4
 	for _, svc := range sys.Services {
-		p.Slots += spareReplicas * max(perInstanceLinks(svc), spare[svc.Name])
+		p.Slots += spareReplicas * spare[svc.Name]
 	}
 	return p, nil
 }
@@ -242,15 +243,6 @@ func (p *Plan) checkLinkRefs() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// perInstanceLinks is how many links each instance of svc has, peer links aside.
-func perInstanceLinks(svc Service) int {
-	n := len(svc.ports()) + len(svc.DependsOn) // ingress on each port, dependencies
-	if svc.RegistryEnv != "" {
-		n++
-	}
-	return n
 }
 
 func (p *Plan) add(in InstancePlan, links []LinkPlan) {

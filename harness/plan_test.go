@@ -95,7 +95,7 @@ func TestPlanWiresTheDeclarationWithoutStartingIt(t *testing.T) {
 				{Name: "node-3.node-1", To: "node-1", Port: "http", Parked: true},
 				{Name: "node-3.node-2", To: "node-2", Port: "http", Parked: true},
 			},
-			slots: 9 + 2*1 + 4,
+			slots: 9 + 4, // a cluster gets no room for AddInstance, which it refuses
 		},
 		{
 			name: "a dependency waits for every replica of what it depends on, and reaches the first",
@@ -140,7 +140,7 @@ func TestPlanWiresTheDeclarationWithoutStartingIt(t *testing.T) {
 				{Name: "etcd-2_peer", To: "etcd-2", Port: "peer"},
 				{Name: "etcd-2.etcd-1_peer", To: "etcd-1", Port: "peer", Parked: true},
 			},
-			slots: 6 + 2*2 + 4,
+			slots: 6 + 4,
 		},
 		{
 			name: "a dependency on a named port reaches that port, and port keeps its name http beside ports",
@@ -222,7 +222,7 @@ func TestPlanWiresTheDeclarationWithoutStartingIt(t *testing.T) {
 				{Name: "kv-3.db_admin", To: "db-1", Port: "admin"},
 				{Name: "kv-3.db", To: "db-1", Port: "pg"},
 			},
-			slots: 21 + 2*1 + 2*2 + 2*3 + 4,
+			slots: 21 + 2*2 + 2*1 + 4, // db and cache have room for 2 more each; kv, a cluster, none
 		},
 	}
 	for _, tc := range cases {

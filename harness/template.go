@@ -106,7 +106,7 @@ func (t *templater) funcs() template.FuncMap {
 		"advertise": t.advertise,
 		"addr":      t.addr,
 		"peers":     t.peers,
-		"link":      t.linkRef,
+		"link":      LinkRef, // checkLinkRefs makes sure the link exists
 		"addrs":     peerAddrs,
 		"join":      func(sep string, items []string) string { return strings.Join(items, sep) },
 	}
@@ -224,9 +224,6 @@ func (t *templater) peers(port ...string) ([]Peer, error) {
 	}
 	return out, nil
 }
-
-// linkRef is the address of a link of the plan by name; checkLinkRefs makes sure it exists.
-func (t *templater) linkRef(name string) string { return LinkRef(name) }
 
 // peerAddrs is the addresses of peers, for join: {{peers "peer" | addrs | join ","}}.
 func peerAddrs(peers []Peer) []string {
