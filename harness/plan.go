@@ -101,6 +101,12 @@ type InstancePlan struct {
 	// Alias is its service's name when the service is by-name (Service.ByName): the
 	// instance gets a proxy host of its own answering to it, made before it starts.
 	Alias string
+	// Routes, for a member of a by-name cluster (Cluster.ByName), map each address its
+	// peers are named by ("etcd-2:2380", its own included) to the link of its own that
+	// carries it; Up starts a peer proxy (peerroute) that sends each there, and hands its
+	// URL to the instance in ProxyEnv.
+	Routes   map[string]string
+	ProxyEnv string
 	// Ingress is the link that reaches its main port; PortLinks the link that reaches
 	// each of its ports, by port name (the main one's is Ingress); Registry its own
 	// link to the registry, or "".
@@ -382,21 +388,41 @@ func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan, error) {
 			in.Env[key] = value
 		}
 	}
-	if svc.Cluster != nil {
+	var routed []string // the links only the peer proxy is handed
+	if c := svc.Cluster; c != nil {
+		if c.ByName {
+			in.Routes, in.ProxyEnv = map[string]string{}, c.ProxyEnv
+		}
 		var peers []string
-		for i, pn := range svc.Cluster.Ports {
+		for i, pn := range c.Ports {
 			p := ports[slices.IndexFunc(ports, func(p NamedPort) bool { return p.Name == pn })]
 			for k := 1; k <= svc.Replicas; k++ {
-				if k != n {
-					other := instanceName(svc.Name, k)
-					ref := link(LinkPlan{Name: portLink(name+"."+other, p, main), To: other, Port: p.Name})
-					if i == 0 {
-						peers = append(peers, other+"="+ref)
+				other := instanceName(svc.Name, k)
+				if k == n {
+					if c.ByName { // a program may call its own advertised address
+						in.Routes[peerName(name, p)] = in.PortLinks[p.Name]
+						routed = append(routed, in.PortLinks[p.Name])
 					}
+					continue
+				}
+				l := portLink(name+"."+other, p, main)
+				ref := link(LinkPlan{Name: l, To: other, Port: p.Name})
+				if c.ByName {
+					in.Routes[peerName(other, p)] = l
+					routed = append(routed, l)
+					ref = peerName(other, p)
+				}
+				if i == 0 {
+					peers = append(peers, other+"="+ref)
 				}
 			}
 		}
-		setEnv(svc.Cluster.PeersEnv, strings.Join(peers, ","))
+		setEnv(c.PeersEnv, strings.Join(peers, ","))
+		if c.ByName {
+			if _, ok := in.Env[c.ProxyEnv]; ok {
+				return in, nil, fmt.Errorf("service %q: env %s is set, and cluster.proxy_env names it for the peer proxy: drop it from env, or give proxy_env another variable", svc.Name, c.ProxyEnv)
+			}
+		}
 	}
 	setEnv(svc.ListenEnv, runtime.PlaceholderListen)
 	if svc.AdvertiseEnv != "-" {
@@ -437,7 +463,7 @@ func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan, error) {
 	for _, k := range slices.Sorted(maps.Keys(in.Env)) {
 		in.Links = append(in.Links, linkRefs(in.Env[k])...)
 	}
-	in.Links = dedupe(in.Links)
+	in.Links = dedupe(append(in.Links, routed...))
 	return in, links, nil
 }
 

@@ -422,3 +422,96 @@ func TestABadTemplateIsOneErrorNamingTheFieldAndTheFix(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanOfAByNameClusterNamesEveryMemberAlike reads the plan of an etcd-shaped
+// by-name cluster: every member is given the same membership string, and each routes
+// every member's name to a link of its own (its own name to its own ingress), all made
+// before it starts.
+func TestPlanOfAByNameClusterNamesEveryMemberAlike(t *testing.T) {
+	sys := harness.System{Name: "kv", Services: []harness.Service{{
+		Name: "etcd", Source: harness.Source{Binary: "/bin/etcd"}, Replicas: 3,
+		Ports:   harness.Ports{{Name: "client", Port: 2379}, {Name: "peer", Port: 2380}},
+		Cluster: &harness.Cluster{Ports: []string{"peer"}, PeersEnv: "-", ByName: true},
+		Args: []string{
+			"--initial-cluster", `{{members "peer" | each "%s=http://%s" | join ","}}`,
+			"--initial-advertise-peer-urls", `http://{{advertise "peer"}}`,
+			"--advertise-client-urls", `http://{{advertise "client"}}`,
+		},
+		AdvertiseEnv: "-", IDEnv: "-", ListenEnv: "-",
+	}}}
+	plan, err := sys.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	membership := "etcd-1=http://etcd-1:2380,etcd-2=http://etcd-2:2380,etcd-3=http://etcd-3:2380"
+	for n := 1; n <= 3; n++ {
+		name := "etcd-" + string(rune('0'+n))
+		in, ok := plan.Instance(name)
+		if !ok {
+			t.Fatalf("no %s in the plan:\n%s", name, plan)
+		}
+		want := []string{
+			"--initial-cluster", membership,
+			"--initial-advertise-peer-urls", "http://" + name + ":2380",
+			"--advertise-client-urls", "http://" + harness.LinkRef(name), // the main port's link
+		}
+		if !slices.Equal(in.Args, want) {
+			t.Errorf("%s args\n got %q\nwant %q", name, in.Args, want)
+		}
+		routes := map[string]string{}
+		for k := 1; k <= 3; k++ {
+			other := "etcd-" + string(rune('0'+k))
+			routes[other+":2380"] = name + "." + other + "_peer"
+			if k == n {
+				routes[other+":2380"] = name + "_peer"
+			}
+		}
+		if !reflect.DeepEqual(in.Routes, routes) || in.ProxyEnv != "HTTP_PROXY" {
+			t.Errorf("%s routes %v through %q, want %v through HTTP_PROXY", name, in.Routes, in.ProxyEnv, routes)
+		}
+		for _, l := range routes {
+			if !slices.Contains(in.Links, l) {
+				t.Errorf("%s is not handed %s before it starts (links %v)", name, l, in.Links)
+			}
+			if lp, ok := plan.Link(l); !ok || !lp.Parked {
+				t.Errorf("link %s: %+v, want it in the plan and parked (the members start together)", l, lp)
+			}
+		}
+		if len(in.After) != 0 {
+			t.Errorf("%s waits for %v: a cluster's members start together", name, in.After)
+		}
+	}
+}
+
+// TestABadByNameClusterIsOneErrorNamingTheFieldAndTheFix covers what a by-name cluster
+// can get wrong.
+func TestABadByNameClusterIsOneErrorNamingTheFieldAndTheFix(t *testing.T) {
+	node := func(c harness.Cluster, env map[string]string, args ...string) harness.System {
+		return harness.System{Name: "t", Services: []harness.Service{{
+			Name: "kv", Source: harness.Source{Binary: "/bin/kv"}, Replicas: 3, Port: 7000,
+			Cluster: &c, Env: env, Args: args, AdvertiseEnv: "-", IDEnv: "-", ListenEnv: "-",
+		}}}
+	}
+	for _, tc := range []struct {
+		name string
+		sys  harness.System
+		want []string
+	}{
+		{"a proxy variable without by_name", node(harness.Cluster{ProxyEnv: "ALL_PROXY"}, nil),
+			[]string{`service "kv"`, `cluster.proxy_env "ALL_PROXY"`, "set by_name: true, or drop proxy_env"}},
+		{"env that the peer proxy needs", node(harness.Cluster{ByName: true}, map[string]string{"HTTP_PROXY": "http://corp:3128"}),
+			[]string{`service "kv"`, "env HTTP_PROXY is set", "proxy_env"}},
+		{"a format without verbs", node(harness.Cluster{ByName: true}, nil, `{{members | each "peer" | join ","}}`),
+			[]string{`service "kv"`, "args[0]", `each "peer"`, "one or two verbs"}},
+		{"a format of the wrong kind", node(harness.Cluster{ByName: true}, nil, `{{members | each "%s=%d" | join ","}}`),
+			[]string{`service "kv"`, "args[0]", `each "%s=%d"`, "use %s"}},
+		{"members outside a cluster", harness.System{Name: "t", Services: []harness.Service{{
+			Name: "kv", Source: harness.Source{Binary: "/bin/kv"}, Port: 7000, Args: []string{"{{members}}"}}}},
+			[]string{`service "kv"`, "members:", "is no cluster"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.sys.Plan()
+			oneProblem(t, err, tc.want...)
+		})
+	}
+}

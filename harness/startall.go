@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness/netfault"
+	"github.com/faultline/faultline/harness/peerroute"
 	"github.com/faultline/faultline/harness/runtime"
 )
 
@@ -115,9 +116,16 @@ func (r *Running) start(ctx context.Context, in InstancePlan, wait func(context.
 		}
 	}
 	addr := func(name string) string { return r.Link(name).NetAddr() }
-	env := make(map[string]string, len(in.Env))
+	env := make(map[string]string, len(in.Env)+1)
 	for k, v := range in.Env {
 		env[k] = resolveLinks(v, addr)
+	}
+	if len(in.Routes) > 0 {
+		router, err := r.peerRouter(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", in.Name, err)
+		}
+		env[in.ProxyEnv] = router.ProxyURL()
 	}
 	args := make([]string, len(in.Args))
 	for i, a := range in.Args {
@@ -379,4 +387,41 @@ func (o oneSlot) ListenAddr(slot int) string {
 		return ""
 	}
 	return o.listen
+}
+
+// peerRouter is the peer proxy of a by-name cluster's member (Cluster.ByName), started
+// at its first start and kept for the run, so that its restarts are handed the same.
+func (r *Running) peerRouter(ctx context.Context, in InstancePlan) (*peerroute.Router, error) {
+	if r.rt.Name() != "local" {
+		return nil, errByNameRuntime(in.Service, r.rt.Name())
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if router, ok := r.routers[in.Name]; ok {
+		return router, nil
+	}
+	routes := make(map[string]func() (string, error), len(in.Routes))
+	for to, link := range in.Routes {
+		routes[to] = func() (string, error) {
+			l := r.Link(link)
+			if l == nil {
+				return "", fmt.Errorf("no link %s", link)
+			}
+			return l.NetAddr(), nil
+		}
+	}
+	router, err := peerroute.Start(ctx, in.Name, peerroute.Table(routes), peerroute.WithLogger(r.log))
+	if err != nil {
+		return nil, err
+	}
+	if r.routers == nil {
+		r.routers = map[string]*peerroute.Router{}
+	}
+	r.routers[in.Name] = router
+	return router, nil
+}
+
+// errByNameRuntime says that a by-name cluster cannot run on the runtime called rt.
+func errByNameRuntime(service, rt string) error {
+	return fmt.Errorf("service %q: cluster.by_name needs the local runtime for now (the %s runtime has no peer proxy yet): run it on local, or drop by_name and hand each member its own links to its peers ({{peers}})", service, rt)
 }

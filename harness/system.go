@@ -83,6 +83,18 @@ type Cluster struct {
 	// Ports are the ports peers call each other on (default: the service's main port):
 	// each ordered pair of peers gets a link of its own on each of them.
 	Ports []string `yaml:"ports,omitempty"`
+	// ByName gives every peer the same address for each member, its instance name and
+	// the port's declared number ("etcd-2:2380"), for a system that needs its members
+	// to agree on their peers' addresses (etcd derives its IDs from them). Each
+	// instance reaches those names through a SOCKS5 proxy of its own (peerroute), named
+	// in ProxyEnv, which sends each to the instance's own link to that peer: the links
+	// stay per pair, and partitions cut them as they do any cluster's. The program's
+	// peer client must honour that variable, as Go's net/http does. Local runtime only
+	// for now; docs/partitions.md says more.
+	ByName bool `yaml:"by_name,omitempty"`
+	// ProxyEnv receives the instance's peer proxy as a URL, "socks5://127.0.0.1:port"
+	// (default "HTTP_PROXY"), when ByName is set.
+	ProxyEnv string `yaml:"proxy_env,omitempty"`
 }
 
 // DefaultPortName is the name of the port Service.Port declares.
@@ -223,6 +235,10 @@ func (s System) withDefaults() System {
 			if len(c.Ports) == 0 && len(svc.ports()) > 0 {
 				c.Ports = []string{svc.ports()[0].Name}
 			}
+			if c.ByName && c.ProxyEnv == "" {
+				c.ProxyEnv = "HTTP_PROXY"
+			}
+			c.Ports = slices.Clone(c.Ports)
 			svc.Cluster = &c
 		}
 		svc.DependsOn = slices.Clone(svc.DependsOn)
@@ -322,6 +338,9 @@ func (s System) Validate() error {
 		}
 		if svc.Cluster != nil && svc.Replicas == 1 { // an impossible count is reported above
 			bad(where, "cluster with %d replica has no peer: give it replicas: 2 or more, or drop cluster", svc.Replicas)
+		}
+		if c := svc.Cluster; c != nil && !c.ByName && c.ProxyEnv != "" {
+			bad(where, "cluster.proxy_env %q is set but cluster.by_name is not: the proxy carries by-name peers only; set by_name: true, or drop proxy_env", c.ProxyEnv)
 		}
 		if svc.Database != nil && svc.Database.Kind != "etcd" {
 			bad(where, "database.kind %q is unknown: use etcd", svc.Database.Kind)

@@ -107,7 +107,9 @@ func (t *templater) funcs() template.FuncMap {
 		"addr":      t.addr,
 		"peers":     t.peers,
 		"link":      LinkRef, // checkLinkRefs makes sure the link exists
+		"members":   t.members,
 		"addrs":     peerAddrs,
+		"each":      eachPeer,
 		"join":      func(sep string, items []string) string { return strings.Join(items, sep) },
 	}
 }
@@ -151,13 +153,28 @@ func (t *templater) placeholder(fn, main string, named func(string) string) func
 	}
 }
 
-// advertise is the address others reach this instance's port at: its ingress link's.
+// advertise is the address others reach this instance's port at: its ingress link's,
+// or on a peer port of a by-name cluster its name and port (see Cluster.ByName).
 func (t *templater) advertise(name ...string) (string, error) {
 	p, err := t.ownPort("advertise", name)
 	if err != nil {
 		return "", err
 	}
+	if t.byNamePeerPort(p.Name) {
+		return peerName(t.in.Name, p), nil
+	}
 	return LinkRef(portLink(t.in.Name, p, t.svc.ports()[0])), nil
+}
+
+// byNamePeerPort reports whether port is a peer port of a by-name cluster.
+func (t *templater) byNamePeerPort(port string) bool {
+	c := t.svc.Cluster
+	return c != nil && c.ByName && slices.Contains(c.Ports, port)
+}
+
+// peerName is the address every member of a by-name cluster reaches instance's port at.
+func peerName(instance string, p NamedPort) string {
+	return instance + ":" + strconv.Itoa(p.Port)
 }
 
 // addr is the address this instance reaches service's port at (its main port when port
@@ -197,30 +214,71 @@ func (t *templater) addr(service string, port ...string) (string, error) {
 }
 
 // peers lists the other instances of the cluster with this instance's own link to each
-// on port (the cluster's first port when empty), in instance order.
+// on port (the cluster's first port when empty), in instance order; in a by-name
+// cluster, each with its name and port, which the instance's peer proxy sends to that
+// link.
 func (t *templater) peers(port ...string) ([]Peer, error) {
+	return t.cluster("peers", false, port)
+}
+
+// members is peers with the instance itself in its place, at the address it advertises
+// on the port: the whole membership, for a program that wants it (etcd's
+// --initial-cluster).
+func (t *templater) members(port ...string) ([]Peer, error) {
+	return t.cluster("members", true, port)
+}
+
+func (t *templater) cluster(fn string, self bool, port []string) ([]Peer, error) {
 	if t.svc.Cluster == nil {
-		return nil, t.fail(fmt.Errorf("peers: service %q is no cluster: declare cluster: {ports: [...]} and replicas: 2 or more, or drop peers", t.svc.Name))
+		return nil, t.fail(fmt.Errorf("%s: service %q is no cluster: declare cluster: {ports: [...]} and replicas: 2 or more, or drop %s", fn, t.svc.Name, fn))
 	}
 	name := t.svc.Cluster.Ports[0]
 	if len(port) > 1 {
-		return nil, t.fail(fmt.Errorf("peers takes at most one port name, got %d", len(port)))
+		return nil, t.fail(fmt.Errorf("%s takes at most one port name, got %d", fn, len(port)))
 	}
 	if len(port) == 1 {
 		name = port[0]
 	}
 	if !slices.Contains(t.svc.Cluster.Ports, name) {
-		return nil, t.fail(fmt.Errorf("peers %q: port %q is not one of the cluster's ports (the peers are linked on %s): add it to cluster.ports, or name one of those", name, name, strings.Join(t.svc.Cluster.Ports, ", ")))
+		return nil, t.fail(fmt.Errorf("%s %q: port %q is not one of the cluster's ports (the peers are linked on %s): add it to cluster.ports, or name one of those", fn, name, name, strings.Join(t.svc.Cluster.Ports, ", ")))
 	}
 	ports := t.svc.ports()
 	p := ports[slices.IndexFunc(ports, func(x NamedPort) bool { return x.Name == name })]
 	var out []Peer
 	for k := 1; k <= t.svc.Replicas; k++ {
-		if k == t.data.Index {
+		other := instanceName(t.svc.Name, k)
+		switch {
+		case k == t.data.Index && !self:
+			continue
+		case k == t.data.Index:
+			addr, err := t.advertise(name)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Peer{Name: other, Addr: addr})
 			continue
 		}
-		other := instanceName(t.svc.Name, k)
-		out = append(out, Peer{Name: other, Addr: t.link(LinkPlan{Name: portLink(t.in.Name+"."+other, p, ports[0]), To: other, Port: p.Name})})
+		ref := t.link(LinkPlan{Name: portLink(t.in.Name+"."+other, p, ports[0]), To: other, Port: p.Name})
+		if t.svc.Cluster.ByName {
+			ref = peerName(other, p)
+		}
+		out = append(out, Peer{Name: other, Addr: ref})
+	}
+	return out, nil
+}
+
+// eachPeer formats each peer with format, which takes the peer's name and address as
+// its two operands: {{members "peer" | each "%s=http://%s" | join ","}}.
+func eachPeer(format string, peers []Peer) ([]string, error) {
+	if n := strings.Count(format, "%") - 2*strings.Count(format, "%%"); n == 0 || n > 2 {
+		return nil, fmt.Errorf("each %q: the format takes the peer's name and address (%%s twice, or %%[2]s alone): write one or two verbs", format)
+	}
+	out := make([]string, len(peers))
+	for i, p := range peers {
+		out[i] = fmt.Sprintf(format, p.Name, p.Addr)
+		if strings.Contains(out[i], "%!") {
+			return nil, fmt.Errorf("each %q: %s: use %%s for the name and the address (%%[2]s for the address alone)", format, out[i])
+		}
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/faultline/faultline/harness/build"
 	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/harness/netfault"
+	"github.com/faultline/faultline/harness/peerroute"
 	"github.com/faultline/faultline/harness/runtime"
 	"github.com/faultline/faultline/harness/supervise"
 )
@@ -110,6 +112,7 @@ type Running struct {
 	links        map[string]*netfault.Link
 	slots        map[string]*linkSlot                    // the planned links, as they are carried out
 	aliasLinks   map[string]map[string]*netfault.Manager // by-name instance → port → its own proxies
+	routers      map[string]*peerroute.Router            // by-name cluster member → its peer proxy
 	linksByTo    map[string][]LinkPlan                   // instance → the planned links that reach it
 	counts       map[string]int                          // service → the number of its latest instance
 	builds       map[string]int                          // package → 1 once its build is announced, 2 once its end is
@@ -223,6 +226,11 @@ func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error)
 			if err := sc.Supports(spec); err != nil {
 				return r, fmt.Errorf("up %s: instance %s on the %s runtime: %w", sys.Name, in.Name, r.rt.Name(), err)
 			}
+		}
+	}
+	for _, in := range plan.Instances {
+		if len(in.Routes) > 0 && r.rt.Name() != "local" {
+			return r, fmt.Errorf("up %s: %w", sys.Name, errByNameRuntime(in.Service, r.rt.Name()))
 		}
 	}
 	r.sup = supervise.New(r.hist, r.log)
@@ -520,6 +528,14 @@ func (r *Running) Down(ctx context.Context) error {
 		r.mu.Unlock()
 		for _, m := range own {
 			if err := m.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		r.mu.Lock()
+		routers := slices.Collect(maps.Values(r.routers))
+		r.mu.Unlock()
+		for _, router := range routers {
+			if err := router.Close(); err != nil {
 				errs = append(errs, err)
 			}
 		}
