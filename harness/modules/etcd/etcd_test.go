@@ -16,6 +16,8 @@ import (
 	"github.com/faultline/faultline/harness/fault"
 	"github.com/faultline/faultline/harness/modules/etcd"
 	"github.com/faultline/faultline/harness/modules/internal/moduletest"
+	"github.com/faultline/faultline/harness/runtime"
+	"github.com/faultline/faultline/harness/runtime/docker"
 	"github.com/faultline/faultline/harness/wait"
 )
 
@@ -255,6 +257,60 @@ func TestAClusterFromTheModuleIsOneClusterAndItsPartitionsHold(t *testing.T) {
 		})
 		if err != nil {
 			t.Errorf("%s holds %d of %d acknowledged keys after the heal: %v", m.Name(), n, acked, err)
+		}
+	}
+}
+
+// dockerRuntime is the docker runtime, or a skip where no engine answers.
+func dockerRuntime(t *testing.T) runtime.Runtime {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts containers: skipped under -short")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	if os.Getenv("FAULTLINE_RUNTIME") == "local" || !docker.Available(ctx) {
+		t.Skip("no docker engine answers (or FAULTLINE_RUNTIME=local)")
+	}
+	rt, err := harness.NewRuntime(t.Context(), "docker", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close(context.Background()) })
+	return rt
+}
+
+// TestOnDockerAMemberRunsFromTheBinaryAndAClusterIsRefusedUpFront: a single member runs
+// on docker from the same static binary, wrapped in a scratch image, and takes writes
+// through its link; a by-name cluster, which needs the local runtime's peer proxies, is
+// refused before anything starts, with the fix in the error.
+func TestOnDockerAMemberRunsFromTheBinaryAndAClusterIsRefusedUpFront(t *testing.T) {
+	single, err := declare(t, func(opts ...etcd.Option) (harness.Service, error) { return etcd.Service("kv", opts...) })
+	if errors.Is(err, errNoEtcd) && os.Getenv("CI") == "" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster, err := declare(t, func(opts ...etcd.Option) (harness.Service, error) { return etcd.Cluster("kv", 3, opts...) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := dockerRuntime(t)
+	ctx := t.Context()
+	_, err = harness.Up(ctx, harness.System{Name: "kv", Services: []harness.Service{cluster}}, harness.WithRuntime(rt))
+	if err == nil || !strings.Contains(err.Error(), "cluster.by_name needs the local runtime") {
+		t.Fatalf("a by-name cluster on docker: %v, want the refusal naming cluster.by_name", err)
+	}
+	sys, err := harness.Up(ctx, harness.System{Name: "kv", Services: []harness.Service{single}}, harness.WithRuntime(rt), harness.WithStartTimeout(2*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sys.Down(context.Background()) })
+	c := client(t, sys.Instance("kv-1"))
+	for i := range 10 {
+		if err := put(ctx, c, fmt.Sprintf("k%d", i), "v"); err != nil {
+			t.Fatalf("put %d on docker: %v", i, err)
 		}
 	}
 }
