@@ -1,0 +1,345 @@
+// Package experiment is faultline's one way to write a chaos experiment, in the shape
+// Chaos Toolkit made standard: a hypothesis; steady-state probes that must hold before
+// anything is injected (if they do not, nothing is, and the experiment aborts with the
+// probes' own words); a method of loads and faults, every fault healed whatever
+// happens; the probes again after; checks with figures; a verdict. It runs under plain
+// `go test` and under Ginkgo alike (anything with testing.TB's methods: a *testing.T,
+// or GinkgoT() inside an It), and records itself into the run's report with no code
+// from the user beyond one hook per package (Main, or WriteReport from Ginkgo's
+// ReportAfterSuite).
+//
+//	func TestMain(m *testing.M) { os.Exit(experiment.Main(m)) }
+//
+//	func TestTheCacheMayDie(t *testing.T) {
+//		sys := … harness.Up …
+//		e := experiment.Start(ctx, t, sys, experiment.Config{
+//			Hypothesis: "reads stay available while the cache is down",
+//			Steady:     check.Hypothesis{Name: "web answers", Probes: …},
+//		})
+//		run := … load.StartOpenOps(ctx, sys.History(), …) …
+//		e.HoldSteady(ctx, experiment.Windows{Routes: []string{"read"}})  // inject once steady
+//		down := e.Apply(ctx, fault.Kill(sys.Instance("cache-1")))
+//		…
+//		e.Check(check.Availability(sys.History(), faultline.During(h, down).Selection(), 0.99))
+//	}
+//
+// The experiment ends when its test does: its cleanup heals every fault it applied,
+// checks the steady state again (a check that can fail), fails the test for every check
+// that failed, and adds the experiment to the report.
+package experiment
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/fault"
+	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/harness/report"
+)
+
+// TB is what an experiment needs of its test: *testing.T and Ginkgo's GinkgoT() have it.
+type TB interface {
+	Helper()
+	Name() string
+	Cleanup(func())
+	Failed() bool
+	Skipped() bool
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+}
+
+// Config is an experiment's declaration. Hypothesis is required; the rest has defaults.
+type Config struct {
+	// Hypothesis says what must hold, as a sentence: the experiment's name in the
+	// report ("reads stay available while the cache is down").
+	Hypothesis string
+	// Steady is the steady state: probes of the live system that must all hold before
+	// the method (or nothing is injected) and are checked again after it. With no
+	// probe, nothing is verified before and nothing is checked after.
+	Steady check.Hypothesis
+	// SteadyWithin is how long the probes get to hold, before and after (default 30 s).
+	SteadyWithin time.Duration
+	// Labels are shown in the report (Ginkgo's labels, or your own).
+	Labels []string
+	// Logger receives the faults' lifecycle (default: slog's default logger).
+	Logger *slog.Logger
+}
+
+// Experiment is one running experiment. Start makes it; its test's end finishes it.
+type Experiment struct {
+	t       TB
+	sys     *harness.Running
+	cfg     Config
+	h       *history.History
+	scope   *fault.Scope
+	from    time.Duration
+	started time.Time
+
+	mu           sync.Mutex
+	checks       check.Results
+	faults       []*fault.Active
+	recovery     *time.Duration
+	recoveryFrom string
+	healing      *time.Duration
+	aborted      string
+}
+
+// Start begins an experiment on sys, a system brought up by harness.Up, under t. It
+// verifies the steady state first: when it does not hold within SteadyWithin, the
+// experiment is recorded as failed with the probes' message, nothing is injected, and
+// t stops (Fatalf). Bring sys down with a cleanup registered before Start (t.Cleanup,
+// DeferCleanup), so that the experiment's own cleanup, which checks the steady state
+// again, runs while sys still runs.
+func Start(ctx context.Context, t TB, sys *harness.Running, cfg Config) *Experiment {
+	t.Helper()
+	switch {
+	case strings.TrimSpace(cfg.Hypothesis) == "":
+		t.Fatalf("experiment.Start: Config.Hypothesis is empty: say what must hold, as a sentence (\"reads stay available while the cache is down\")")
+		return nil
+	case sys == nil:
+		t.Fatalf("experiment.Start %q: sys is nil: give the *harness.Running that harness.Up returned", cfg.Hypothesis)
+		return nil
+	}
+	if cfg.SteadyWithin <= 0 {
+		cfg.SteadyWithin = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	h := sys.History()
+	e := &Experiment{t: t, sys: sys, cfg: cfg, h: h, from: h.Now(), started: time.Now(),
+		scope: fault.NewScope(h, cfg.Logger, fault.WithSeed(int64(sys.Seed())))}
+	t.Cleanup(e.finish)
+	if len(cfg.Steady.Probes) > 0 {
+		if r := e.steady(ctx, "before"); !r.Pass {
+			e.mu.Lock()
+			e.aborted = "steady state does not hold before the method; nothing was injected: " + r.Message
+			e.mu.Unlock()
+			t.Fatalf("%s", e.aborted)
+		}
+	}
+	return e
+}
+
+// steady verifies the probes until they hold or SteadyWithin passes, and returns the
+// last result.
+func (e *Experiment) steady(ctx context.Context, phase string) check.Result {
+	deadline := time.Now().Add(e.cfg.SteadyWithin)
+	for {
+		r := e.cfg.Steady.Verify(ctx, phase)
+		if r.Pass || time.Now().After(deadline) || ctx.Err() != nil {
+			return r
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// History is the run's history, which the experiment's window is a span of.
+func (e *Experiment) History() *history.History { return e.h }
+
+// Scope is the experiment's fault scope, seeded with the run's seed (for
+// fault.Scope.Play and nemeses); every fault it applies is healed when the experiment
+// ends.
+func (e *Experiment) Scope() *fault.Scope { return e.scope }
+
+// Apply injects f and notes it for the report; an error stops the test.
+func (e *Experiment) Apply(ctx context.Context, f fault.Fault, opts ...fault.ApplyOption) *fault.Active {
+	e.t.Helper()
+	a, err := e.scope.Apply(ctx, f, opts...)
+	if err != nil {
+		e.t.Fatalf("apply %s: %v", f, err)
+		return nil
+	}
+	e.mu.Lock()
+	e.faults = append(e.faults, a)
+	e.mu.Unlock()
+	return a
+}
+
+// Heal heals a fault the experiment applied, before its end; an error stops the test.
+func (e *Experiment) Heal(ctx context.Context, a *fault.Active) {
+	e.t.Helper()
+	if err := a.Heal(ctx); err != nil {
+		e.t.Fatalf("heal %s: %v", a, err)
+	}
+}
+
+// Check adds checker results that must pass: each failed one fails the test when the
+// experiment ends, and is shown red in the report. An informative result
+// (check.Informative) is shown as a figure instead.
+func (e *Experiment) Check(rs ...check.Result) {
+	e.mu.Lock()
+	e.checks = append(e.checks, rs...)
+	e.mu.Unlock()
+}
+
+// Figure adds results that are only reported: measurements nobody bounds.
+func (e *Experiment) Figure(rs ...check.Result) {
+	for _, r := range rs {
+		e.Check(check.Informative(r))
+	}
+}
+
+// Recovered notes the experiment's measured recovery from rec, a check.Recover
+// result (a check, bounded by the experiment). With heals, rec's window must start at
+// the earliest of their heal starts (faultline.SinceHeal): the report's recovery is then
+// measured from the heal's start, and the time the harness spent healing is a figure
+// beside it (check.Healing). Without, rec's window starts at the injection of a fault
+// the system absorbs with no heal.
+func (e *Experiment) Recovered(rec check.Result, heals ...*fault.Active) {
+	from := report.RecoveryFromInject
+	var healing *time.Duration
+	if len(heals) > 0 {
+		from = report.RecoveryFromHealStart
+		names := make([]string, 0, len(heals))
+		injected := heals[0].InjectedAt()
+		for _, a := range heals {
+			names = append(names, a.String())
+			injected = min(injected, a.InjectedAt())
+		}
+		hr := check.Healing(e.h, injected, names...)
+		if v, ok := hr.Figure("heal_time"); ok {
+			d := time.Duration(v * float64(time.Millisecond))
+			healing = &d
+		}
+		e.Check(hr)
+	}
+	e.Check(rec)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.recoveryFrom, e.healing = from, healing
+	if v, ok := rec.Figure("time_to_recover"); ok {
+		d := time.Duration(v * float64(time.Millisecond))
+		e.recovery = &d
+	}
+}
+
+// finish ends the experiment: heals what is still applied, checks the steady state
+// again, judges the checks and records the experiment.
+func (e *Experiment) finish() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := e.scope.HealAll(ctx); err != nil {
+		e.t.Errorf("experiment %q: heal at its end: %v", e.cfg.Hypothesis, err)
+	}
+	e.mu.Lock()
+	aborted := e.aborted
+	e.mu.Unlock()
+	if aborted == "" && len(e.cfg.Steady.Probes) > 0 {
+		e.Check(e.steady(ctx, "after"))
+	}
+	e.mu.Lock()
+	checks := e.checks
+	e.mu.Unlock()
+	var failed []string
+	for _, r := range checks.Checks() {
+		if !r.Pass {
+			failed = append(failed, fmt.Sprintf("%s: %s", r.Check, r.Message))
+			e.t.Errorf("experiment %q: check %s", e.cfg.Hypothesis, failed[len(failed)-1])
+		}
+	}
+	if aborted == "" && len(checks.Checks()) == 0 && !e.t.Failed() {
+		e.t.Errorf("experiment %q: no check: add what must hold with Check (a figure alone proves nothing)", e.cfg.Hypothesis)
+		failed = append(failed, "no check")
+	}
+	e.record(checks, failed, aborted)
+}
+
+var slugRE = regexp.MustCompile(`[^a-z0-9]+`)
+
+// record adds the finished experiment to the package's report.
+func (e *Experiment) record(checks check.Results, failed []string, aborted string) {
+	backend := e.sys.Runtime().Name()
+	verdict := report.Pass
+	failure := strings.Join(failed, "\n")
+	switch {
+	case aborted != "":
+		verdict, failure = report.Fail, aborted
+	case e.t.Skipped():
+		verdict = report.Skipped
+	case e.t.Failed() || len(failed) > 0:
+		verdict = report.Fail
+		if failure == "" {
+			failure = "the test failed (see its log)"
+		}
+	}
+	slug := strings.Trim(slugRE.ReplaceAllString(strings.ToLower(e.cfg.Hypothesis), "-"), "-")
+	histName := backend + "-" + slugRE.ReplaceAllString(strings.ToLower(e.t.Name()), "-")
+	e.mu.Lock()
+	s := report.Scenario{
+		ID: backend + "/" + slug, Hypothesis: e.cfg.Hypothesis, Backend: backend, Labels: e.cfg.Labels,
+		Verdict: verdict, Failure: failure,
+		Window:  check.Window{Name: e.cfg.Hypothesis, From: e.from, To: e.h.Now()},
+		History: report.HistoryFile(histName), Checks: checks.Checks(), Figures: checks.Informative(),
+		Recovery: e.recovery, RecoveryFrom: e.recoveryFrom, Healing: e.healing,
+		Seed: e.sys.Seed(), Duration: time.Since(e.started), Replay: replay(e.t, e.cfg.Hypothesis, e.sys.Seed(), backend),
+	}
+	for _, a := range e.faults {
+		f := report.Fault{Name: a.String(), InjectedAt: a.InjectedAt()}
+		if t, ok := a.Fault().(fault.Targeter); ok {
+			f.Target = t.Target()
+		}
+		f.HealStartedAt, _ = a.HealStartedAt()
+		f.HealedAt, _ = a.HealedAt()
+		s.Faults = append(s.Faults, f)
+	}
+	e.mu.Unlock()
+	if verdict == report.Fail {
+		e.t.Logf("replay this experiment exactly: %s", s.Replay)
+	}
+	defaultReport.add(s, histName, e.h)
+}
+
+// replay is the command that runs the experiment again with the same seed: its test
+// by name under plain go test, its spec by its text under Ginkgo.
+func replay(t TB, hypothesis string, seed uint64, backend string) string {
+	if _, ok := t.(*testing.T); !ok {
+		return fmt.Sprintf("FAULTLINE_SEED=%d FAULTLINE_RUNTIME=%s go test -count=1 . -ginkgo.focus=%q", seed, backend, regexp.QuoteMeta(hypothesis))
+	}
+	parts := strings.Split(t.Name(), "/")
+	for i, p := range parts {
+		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
+	}
+	return fmt.Sprintf("FAULTLINE_SEED=%d FAULTLINE_RUNTIME=%s go test -count=1 -run '%s' .", seed, backend, strings.Join(parts, "/"))
+}
+
+// SeedEnv is the variable that fixes a run's seed, to replay its draws exactly.
+const SeedEnv = "FAULTLINE_SEED"
+
+// Seed is the run's seed, the one seed type of faultline (harness.WithSeed, load's and
+// faults' draws): $FAULTLINE_SEED when set, else a random one, logged so that a run can
+// be replayed. A value that is not a whole number stops the test with the fix.
+func Seed(t TB) uint64 {
+	t.Helper()
+	if v := os.Getenv(SeedEnv); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("%s=%q is not a whole number: set it to one (a report's replay line gives it), or unset it", SeedEnv, v)
+			return 0
+		}
+		return n
+	}
+	seedOnce.Do(func() { runSeed = rand.Uint64() })
+	t.Logf("seed %d (replay with %s=%d)", runSeed, SeedEnv, runSeed)
+	return runSeed
+}
+
+var (
+	seedOnce sync.Once
+	runSeed  uint64
+)

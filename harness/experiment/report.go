@@ -1,0 +1,137 @@
+package experiment
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/harness/report"
+)
+
+// ReportDirEnv names the directory a package's report is written to, instead of
+// reports/<time> in its module.
+const ReportDirEnv = "FAULTLINE_REPORT_DIR"
+
+// reporter collects the experiments of one test binary.
+type reporter struct {
+	mu      sync.Mutex
+	started time.Time
+	c       *report.Collector
+	n       int
+}
+
+var defaultReport = &reporter{started: time.Now()}
+
+func (r *reporter) add(s report.Scenario, histName string, h *history.History) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.c == nil {
+		r.c = report.NewCollector(report.Run{StartedAt: r.started, Seed: s.Seed})
+	}
+	r.c.AddHistory(histName, h)
+	r.c.Add(s)
+	r.n++
+}
+
+// Recorded is how many experiments this test binary has recorded so far.
+func Recorded() int {
+	defaultReport.mu.Lock()
+	defer defaultReport.mu.Unlock()
+	return defaultReport.n
+}
+
+// WriteReport writes the report of every experiment recorded so far into dir
+// (index.html, summary.md, report.json, junit.xml, with each experiment's history and
+// its checks' artifacts), or, when dir is "", into ReportDir. It returns the
+// directory. Call it from Ginkgo's ReportAfterSuite:
+//
+//	var _ = ReportAfterSuite("faultline report", func(Report) { experiment.WriteReport("") })
+func WriteReport(dir string) (string, error) {
+	defaultReport.mu.Lock()
+	c := defaultReport.c
+	defaultReport.mu.Unlock()
+	if c == nil {
+		return "", errors.New("no experiment was recorded: nothing to report")
+	}
+	if dir == "" {
+		var err error
+		if dir, err = ReportDir(); err != nil {
+			return "", err
+		}
+	}
+	if err := c.Save(dir); err != nil {
+		return "", err
+	}
+	run, hs, err := report.Load(dir)
+	if err != nil {
+		return "", err
+	}
+	if err := report.Render(dir, run, hs); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// ReportDir is where a package's report goes: $FAULTLINE_REPORT_DIR, else
+// reports/<UTC time> in the module the test runs in (its go.mod's directory, found
+// upwards from the working directory, which go test sets to the package's), with
+// reports/latest pointing at it.
+func ReportDir() (string, error) {
+	if d := os.Getenv(ReportDirEnv); d != "" {
+		return d, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("report dir: %w", err)
+	}
+	root := wd
+	for {
+		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(root)
+		if parent == root {
+			return "", fmt.Errorf("report dir: no go.mod above %s: set %s to the directory the report goes to", wd, ReportDirEnv)
+		}
+		root = parent
+	}
+	out := filepath.Join(root, "reports")
+	stamp := defaultReport.started.UTC().Format("20060102T150405Z")
+	dir := filepath.Join(out, stamp)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("report dir: %w", err)
+	}
+	tmp := filepath.Join(out, ".latest-"+stamp)
+	_ = os.Remove(tmp)
+	if err := os.Symlink(stamp, tmp); err == nil {
+		if err := os.Rename(tmp, filepath.Join(out, "latest")); err != nil {
+			_ = os.Remove(tmp)
+		}
+	}
+	return dir, nil
+}
+
+// Main runs a package's tests and then writes the report of its experiments, for plain
+// go test: func TestMain(m *testing.M) { os.Exit(experiment.Main(m)) }. It returns the
+// tests' exit code, or 1 when they passed but the report could not be written.
+func Main(m *testing.M) int {
+	code := m.Run()
+	if Recorded() == 0 {
+		return code
+	}
+	dir, err := WriteReport("")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "faultline: the experiments' report: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+		return code
+	}
+	fmt.Fprintf(os.Stderr, "faultline: report of %d experiment(s) in %s\n", Recorded(), filepath.Join(dir, report.HTMLFile))
+	return code
+}
