@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"example.com/shop"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/experiment"
 	"github.com/faultline/faultline/harness/fault"
 	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/harness/load"
@@ -36,7 +36,8 @@ import (
 // history must be linearizable (porcupine, the built-in register model), no
 // acknowledged append may be lost, and the time until writes are acknowledged again
 // after the cut is a figure. The same history checked against a deliberately wrong
-// model is not linearizable, and the report shows porcupine's visualisation of it.
+// model is not linearizable, and the test follows the report's link to porcupine's
+// visualisation of it.
 func TestTheKVClusterStaysLinearizableWhenItsLeaderIsIsolated(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an etcd cluster: skipped under -short")
@@ -51,7 +52,7 @@ func TestTheKVClusterStaysLinearizableWhenItsLeaderIsIsolated(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rt.Close(context.Background()) })
-	sys, err := harness.Up(ctx, decl, harness.WithRuntime(rt), harness.WithSeed(7))
+	sys, err := harness.Up(ctx, decl, harness.WithRuntime(rt), harness.WithSeed(experiment.Seed(t)))
 	if err != nil {
 		t.Fatal(err) // without FAULTLINE_BIN, etcd's server is built from this module's go.mod (its tool line)
 	}
@@ -59,77 +60,87 @@ func TestTheKVClusterStaysLinearizableWhenItsLeaderIsIsolated(t *testing.T) {
 	h := sys.History()
 	kv := newKVClients(t, sys)
 
-	run, err := load.StartClosed(ctx, h, load.Closed{
-		Name: "kv", Workers: 4, Duration: 15 * time.Second, Seed: sys.Seed(), Think: 20 * time.Millisecond,
-		Ops: []load.Operation{
-			{Route: "read", Weight: 3, Do: kv.read},
-			{Route: "write", Weight: 2, Do: kv.write},
-			{Route: "cas", Weight: 1, Do: kv.cas},
-			{Route: "append", Weight: 2, Do: kv.append},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer run.Stop()
-	time.Sleep(3 * time.Second)
-
-	leader, err := kv.leader(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	peers, err := sys.PeersOn("kv", etcd.PeerPort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := fault.ScopeFor(t, h)
-	cut, err := sc.Apply(ctx, fault.Partition(peers, fault.IsolateOne(leader)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(5 * time.Second)
-	if err := cut.Heal(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := run.Wait(); err != nil {
-		t.Fatal(err)
-	}
-
-	whole := check.Whole(h)
-	during := check.Window{Name: "while " + leader + " is isolated", From: cut.InjectedAt(), To: h.Now()}
-	results := check.Results{
-		check.Linearizable(h, check.Selection{Window: whole}, time.Minute),
-		kv.noLoss(ctx, h),
-		check.Informative(writesAgain(h, during, leader)),
-	}
-	for _, r := range results {
-		if !r.Pass && !r.Informative {
-			t.Errorf("%s: %s", r.Check, r.Message)
-		} else {
-			t.Logf("%s: %s", r.Check, r.Message)
+	var leader string
+	t.Run("leader isolated", func(t *testing.T) {
+		e := experiment.Start(ctx, t, sys, experiment.Config{
+			Hypothesis: "the kv cluster stays linearizable and loses no acknowledged write while its leader is isolated",
+			Steady: check.Hypothesis{Name: "the members follow one leader", Probes: []check.Probe{{Name: "a leader", Run: func(ctx context.Context) error {
+				_, err := kv.leader(ctx)
+				return err
+			}}}},
+		})
+		run, err := load.StartClosed(ctx, h, load.Closed{
+			Name: "kv", Workers: 4, Duration: 40 * time.Second, Seed: sys.Seed(), Think: 20 * time.Millisecond,
+			Ops: []load.Operation{
+				{Route: "read", Weight: 3, Do: kv.read},
+				{Route: "write", Weight: 2, Do: kv.write},
+				{Route: "cas", Weight: 1, Do: kv.cas},
+				{Route: "append", Weight: 2, Do: kv.append},
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		defer run.Stop()
+		e.HoldSteady(ctx, experiment.Windows{N: 2})
 
-	// A model that is wrong on purpose (a read sees the first value ever written, not
-	// the latest) must not fit the history, and the report must show why.
-	broken := check.LinearizableModel(h, check.Selection{Window: whole}, firstWriteWins, time.Minute)
-	if broken.Pass {
-		t.Fatalf("the history fits a register that never changes after its first write: the workload checks nothing (%s)", broken.Message)
+		if leader, err = kv.leader(ctx); err != nil {
+			t.Fatal(err)
+		}
+		peers, err := sys.PeersOn("kv", etcd.PeerPort)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cut := e.Apply(ctx, fault.Partition(peers, fault.IsolateOne(leader)))
+		time.Sleep(5 * time.Second)
+		healStart := h.Now()
+		e.Heal(ctx, cut)
+		e.AwaitRecovery(ctx, healStart, experiment.Windows{N: 3, Within: 20 * time.Second})
+		run.Stop()
+		if _, err := run.Wait(); err != nil {
+			t.Fatal(err)
+		}
+
+		whole := check.Whole(h)
+		during := check.Window{Name: "while " + leader + " is isolated", From: cut.InjectedAt(), To: healStart}
+		e.Check(check.Linearizable(h, check.Selection{Window: whole}, time.Minute), kv.noLoss(ctx, h))
+		e.Figure(writesAgain(h, during, leader))
+		// A model that is wrong on purpose (a read sees the first value ever written, not
+		// the latest) must not fit the history: the checker can go red, and its
+		// visualisation is kept in the report.
+		broken := check.LinearizableModel(h, check.Selection{Window: whole}, firstWriteWins, time.Minute)
+		e.Check(goesRed(broken))
+		e.Figure(broken)
+	})
+
+	dir, err := experiment.WriteReport(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
-	page := renderReport(t, h, leader, whole, results, broken)
-	vis := regexp.MustCompile(`<a class="artifact" href="([^"]+)">porcupine visualisation</a>`).FindStringSubmatch(page.html)
+	page, err := os.ReadFile(filepath.Join(dir, report.HTMLFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vis := regexp.MustCompile(`<a class="artifact" href="([^"]+)">porcupine visualisation</a>`).FindStringSubmatch(string(page))
 	if vis == nil {
 		t.Fatalf("the report links no porcupine visualisation of the broken model's check")
 	}
-	body, err := os.ReadFile(filepath.Join(page.dir, filepath.FromSlash(vis[1])))
+	body, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(vis[1])))
 	if err != nil {
 		t.Fatalf("the report's link %s leads nowhere: %v", vis[1], err)
 	}
-	for _, want := range []string{"<html", "first-write-wins", leader} {
+	for _, want := range []string{"<html", "first-write-wins", "isolate " + leader} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("the visualisation %s lacks %q", vis[1], want)
 		}
 	}
+}
+
+// goesRed is a check that the checker result r failed, as it must on a model that is
+// wrong on purpose.
+func goesRed(r check.Result) check.Result {
+	return check.Result{Check: "the checker goes red on a wrong model", Window: r.Window, Bound: "not linearizable", Pass: !r.Pass && len(r.Artifacts) > 0,
+		Message: "against the first-write-wins register: " + r.Message}
 }
 
 // kvClients is the workload's side: one client per member, pinned to it, so that each
@@ -353,40 +364,3 @@ var firstWriteWins = func() check.Model {
 	m.Porcupine.DescribeOperation = func(input, output any) string { return "first-write-wins " + describe(input, output) }
 	return m
 }()
-
-type renderedReport struct{ dir, html string }
-
-// renderReport saves the experiment as a report of its own, as a user's suite would,
-// and returns the rendered index.html.
-func renderReport(t *testing.T, h *history.History, leader string, w check.Window, results check.Results, broken check.Result) renderedReport {
-	t.Helper()
-	c := report.NewCollector(report.Run{Seed: 7, StartedAt: h.Started(), Runtimes: []string{"local"}})
-	c.AddHistory("local", h)
-	verdict := report.Pass
-	if !results.Pass() {
-		verdict = report.Fail
-	}
-	c.Add(report.Scenario{ID: "local/kv leader isolated", Hypothesis: "the kv cluster stays linearizable and loses no acknowledged write while its leader " + leader + " is isolated",
-		Backend: "local", Verdict: verdict, Window: w, History: report.HistoryFile("local"), Checks: results})
-	c.Add(report.Scenario{ID: "local/kv against a broken model", Hypothesis: "a register that keeps its first write does not fit the history (the checker can go red)",
-		Backend: "local", Verdict: report.Fail, Window: w, History: report.HistoryFile("local"), Checks: check.Results{broken}})
-	dir := t.TempDir()
-	if err := c.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	run, hs, err := report.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := report.Render(dir, run, hs); err != nil {
-		t.Fatal(err)
-	}
-	page, err := os.ReadFile(filepath.Join(dir, report.HTMLFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.ContainsFunc(run.Scenarios, func(s report.Scenario) bool { return s.Verdict == report.Fail }) {
-		t.Fatalf("the report holds no failed scenario")
-	}
-	return renderedReport{dir: dir, html: string(page)}
-}

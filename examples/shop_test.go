@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -17,11 +18,16 @@ import (
 	"example.com/shop"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/experiment"
 	"github.com/faultline/faultline/harness/fault"
 	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/harness/load"
 	"github.com/faultline/faultline/harness/modules/postgres"
 )
+
+// TestMain writes the report of the module's experiments (reports/latest/index.html
+// in this module) once its tests have run.
+func TestMain(m *testing.M) { os.Exit(experiment.Main(m)) }
 
 // TestTheShopSurvivesItsCacheAndItsDatabase is the shop team's experiment, on the local
 // runtime with the machine's own PostgreSQL and Redis: with the cache killed, reads
@@ -42,7 +48,7 @@ func TestTheShopSurvivesItsCacheAndItsDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rt.Close(context.Background()) })
-	sys, err := harness.Up(ctx, sysDecl, harness.WithRuntime(rt), harness.WithSeed(42))
+	sys, err := harness.Up(ctx, sysDecl, harness.WithRuntime(rt), harness.WithSeed(experiment.Seed(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,12 +58,21 @@ func TestTheShopSurvivesItsCacheAndItsDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := sys.History()
+	hc := &http.Client{Timeout: 3 * time.Second}
+	e := experiment.Start(ctx, t, sys, experiment.Config{
+		Hypothesis: "the shop serves reads without its cache, fails fast without its database, and loses no order",
+		Steady: check.Hypothesis{Name: "the shop answers", Probes: []check.Probe{{Name: "web lists an order", Run: func(ctx context.Context) error {
+			if op := call(ctx, hc, http.MethodGet, web+"/api/orders/o-none", nil); op.Outcome != history.OK {
+				return fmt.Errorf("web answered %s %s", op.Class, op.Err)
+			}
+			return nil // a 404 for an order nobody placed is an answer
+		}}}},
+	})
 
 	// The load: orders placed (each with an id of its own) and orders read back, the
 	// reads drawing from those already acknowledged.
 	var mu sync.Mutex
 	var placed []string
-	hc := &http.Client{Timeout: 3 * time.Second}
 	place := func(ctx context.Context, n int, rng *rand.Rand) history.Op {
 		id := fmt.Sprintf("o-%d", n)
 		body, _ := json.Marshal(map[string]any{"id": id, "item": "widget", "qty": 1 + rng.IntN(3)})
@@ -80,58 +95,49 @@ func TestTheShopSurvivesItsCacheAndItsDatabase(t *testing.T) {
 		return call(ctx, hc, http.MethodGet, web+"/api/orders/"+id, nil)
 	}
 	run, err := load.StartOpenOps(ctx, h, load.OpenOps{
-		Name: "shop", Rate: 40, Duration: 40 * time.Second, Timeout: 3 * time.Second, Seed: sys.Seed(),
+		Name: "shop", Rate: 40, Duration: time.Minute, Timeout: 3 * time.Second, Seed: sys.Seed(),
 		Ops: []load.Operation{{Route: "place", Weight: 1, Do: place}, {Route: "read", Weight: 3, Do: read}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer run.Stop()
-	time.Sleep(4 * time.Second)
+	steady := experiment.Windows{Routes: []string{"place", "read"}, N: 2}
+	e.HoldSteady(ctx, steady) // the shop has served for two seconds: inject
 
-	sc := fault.ScopeFor(t, h)
 	// The cache dies and stays down: the shop must keep serving reads from orders.
-	cacheDown, err := sc.Apply(ctx, fault.Kill(sys.Instance("cache-1"), fault.HoldDown(sys.Supervisor())))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cacheDown := e.Apply(ctx, fault.Kill(sys.Instance("cache-1"), fault.HoldDown(sys.Supervisor())))
 	time.Sleep(5 * time.Second)
 	healStart := h.Now()
-	if err := cacheDown.Heal(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.Heal(ctx, cacheDown)
 	noCache := check.Window{Name: "while the cache is down", From: cacheDown.InjectedAt(), To: healStart}
-	time.Sleep(3 * time.Second)
+	e.AwaitRecovery(ctx, healStart, steady)
 
 	// Orders' own link to its database goes black: orders must fail fast, then recover.
 	dbLink := sys.Link("orders-1.db")
 	if dbLink == nil {
 		t.Fatalf("no link orders-1.db in the plan:\n%s", sys.Plan())
 	}
-	cut, err := sc.Apply(ctx, fault.BlackHole(dbLink))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cut := e.Apply(ctx, fault.BlackHole(dbLink))
 	time.Sleep(5 * time.Second)
 	cutHeal := h.Now()
-	if err := cut.Heal(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.Heal(ctx, cut)
 	noDB := check.Window{Name: "while orders' database is cut off", From: cut.InjectedAt(), To: cutHeal}
-	time.Sleep(10 * time.Second)
+	// Observe until the shop has served again for three windows (at most 20 s).
+	e.AwaitRecovery(ctx, cutHeal, experiment.Windows{Routes: []string{"place"}, N: 3, SLO: 0.95, Within: 20 * time.Second})
 	run.Stop()
 	if _, err := run.Wait(); err != nil {
 		t.Fatal(err)
 	}
 
 	afterHeal := check.Window{Name: "after the database link's heal", From: cutHeal, To: h.Now()}
-	results := []check.Result{
+	e.Check(
 		check.Availability(h, check.Selection{Window: noCache, Routes: []string{"read"}}, 0.99),
-		check.Detect(h, check.Selection{Window: noDB, Routes: []string{"place"}}, 0),
-		check.Recover(h, check.Selection{Window: afterHeal, Routes: []string{"place"}}, 0.95, 2*time.Second, 10*time.Second),
 		check.FailFast(h, check.Selection{Window: noDB, Routes: []string{"place"}}, 2*time.Second),
 		noLoss(t, ctx, sys, h),
-	}
+	)
+	e.Figure(check.Detect(h, check.Selection{Window: noDB, Routes: []string{"place"}}, 0))
+	e.Recovered(check.Recover(h, check.Selection{Window: afterHeal, Routes: []string{"place"}}, 0.95, 2*time.Second, 10*time.Second), cut)
 	degraded := 0
 	for _, op := range check.Select(h, check.Selection{Window: noCache, Routes: []string{"read"}}) {
 		if op.Output["cache"] == "down" {
@@ -140,13 +146,6 @@ func TestTheShopSurvivesItsCacheAndItsDatabase(t *testing.T) {
 	}
 	if degraded == 0 {
 		t.Errorf("no read while the cache was down says X-Cache: down: the kill did not reach the shop")
-	}
-	for _, r := range results {
-		if !r.Pass {
-			t.Errorf("%s: %s", r.Check, r.Message)
-		} else {
-			t.Logf("%s: %s", r.Check, r.Message)
-		}
 	}
 }
 

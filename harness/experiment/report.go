@@ -33,7 +33,7 @@ func (r *reporter) add(s report.Scenario, histName string, h *history.History) {
 	if r.c == nil {
 		r.c = report.NewCollector(report.Run{StartedAt: r.started, Seed: s.Seed})
 	}
-	r.c.AddHistory(histName, h)
+	r.c.AddNamedHistory(histName, h)
 	r.c.Add(s)
 	r.n++
 }

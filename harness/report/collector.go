@@ -38,11 +38,23 @@ func (c *Collector) AddHistory(name string, h *history.History) {
 	}
 }
 
-// Add records one scenario's outcome.
+// AddNamedHistory names a history that scenarios' windows refer to, under a name of
+// its own (one per experiment, say) rather than its runtime's: the run's runtimes are
+// then those of the scenarios added.
+func (c *Collector) AddNamedHistory(name string, h *history.History) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.histories[name] = h
+}
+
+// Add records one scenario's outcome, and its backend among the run's runtimes.
 func (c *Collector) Add(s Scenario) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.run.Scenarios = append(c.run.Scenarios, s)
+	if s.Backend != "" && !slices.Contains(c.run.Runtimes, s.Backend) {
+		c.run.Runtimes = append(c.run.Runtimes, s.Backend)
+	}
 }
 
 // Run returns what was collected so far.
