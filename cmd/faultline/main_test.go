@@ -59,19 +59,16 @@ func TestEveryCommandHasHelp(t *testing.T) {
 	}
 }
 
-func TestModuleRootIsFoundFromBelowAndNamedWhenMissing(t *testing.T) {
+func TestTheNearestModuleIsFoundFromBelowAndNamedWhenMissing(t *testing.T) {
 	root := t.TempDir()
-	os.WriteFile(filepath.Join(root, "go.mod"), []byte("module github.com/faultline/faultline\n\ngo 1.26\n"), 0o644)
-	deep := filepath.Join(root, "harness", "report")
+	os.WriteFile(filepath.Join(root, "go.mod"), []byte("module example.com/shop\n\ngo 1.26\n"), 0o644)
+	deep := filepath.Join(root, "cmd", "orders")
 	os.MkdirAll(deep, 0o755)
-	if got, err := moduleRoot(deep); err != nil || got != root {
-		t.Fatalf("moduleRoot(%s) = %q, %v; want %q", deep, got, err, root)
+	if got, mod, err := nearestModule(deep); err != nil || got != root || mod != "example.com/shop" {
+		t.Fatalf("nearestModule(%s) = %q, %q, %v; want %q, example.com/shop", deep, got, mod, err, root)
 	}
-	other := t.TempDir()
-	os.WriteFile(filepath.Join(other, "go.mod"), []byte("module example.com/other\n"), 0o644)
-	_, err := moduleRoot(other)
-	if err == nil || !strings.Contains(err.Error(), "run faultline from a checkout of github.com/faultline/faultline") {
-		t.Fatalf("outside the module: %v", err)
+	if _, _, err := nearestModule("/"); err == nil || !strings.Contains(err.Error(), "run faultline inside a Go module") {
+		t.Fatalf("outside any module: %v", err)
 	}
 }
 
@@ -81,6 +78,16 @@ func TestProgressShowsScenariosStartingAndEnding(t *testing.T) {
 		want []string
 		not  []string
 	}{
+		{"go-test-v.txt", []string{
+			"▶ TestReadsStayAvailableWhileTheCacheIsDown\n",
+			"  ✔ passed  TestReadsStayAvailableWhileTheCacheIsDown (17.92s)\n",
+			"▶ TestOrdersFailFast\n",
+			`shop_test.go:200: experiment "orders fail fast": check fail fast`,
+			"  ✘ failed  TestOrdersFailFast (9.50s)\n",
+			"  – skipped  TestSkipped (0.00s)\n",
+			"faultline: 2 experiment(s) saved",
+			"FAIL\texample.com/shop\t27.500s",
+		}, []string{"INFO instance started", "leader_isolated (9.01s)", "=== RUN"}},
 		{"ginkgo-v.txt", []string{
 			"Running Suite: gk",
 			"▶ local · passes: a thing holds\n  ✔ passed  local · passes: a thing holds (0.011s)\n",
@@ -106,7 +113,7 @@ func TestProgressShowsScenariosStartingAndEnding(t *testing.T) {
 				t.Fatal(err)
 			}
 			var out, log bytes.Buffer
-			p := &progress{w: &out}
+			p := &progress{w: &out, plain: strings.HasPrefix(tc.file, "go-test")}
 			if err := p.Copy(bytes.NewReader(in), &log); err != nil {
 				t.Fatal(err)
 			}

@@ -2,37 +2,15 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 )
 
-// modulePath is the module `faultline run` runs the suites of.
+// modulePath is faultline's own module: inside its checkout, `faultline run` runs the
+// reference suites.
 const modulePath = "github.com/faultline/faultline"
-
-// errNoModule says where faultline looked for its module and what to do about it.
-var errNoModule = errors.New("not inside faultline's source tree: run faultline from a checkout of " + modulePath +
-	" (cd into it, or anywhere below it) — `faultline run` needs the scenario suites' source")
-
-// moduleRoot walks up from dir to the directory whose go.mod declares modulePath.
-func moduleRoot(dir string) (string, error) {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	for {
-		if mod, err := moduleOf(filepath.Join(dir, "go.mod")); err == nil && mod == modulePath {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errNoModule
-		}
-		dir = parent
-	}
-}
 
 // moduleOf reads the module path a go.mod declares.
 func moduleOf(gomod string) (string, error) {
@@ -49,4 +27,23 @@ func moduleOf(gomod string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s declares no module", gomod)
+}
+
+// nearestModule walks up from dir to the nearest go.mod and returns its directory and
+// the module it declares: `faultline run` runs the experiments of any module.
+func nearestModule(dir string) (root, module string, err error) {
+	dir, err = filepath.Abs(dir)
+	if err != nil {
+		return "", "", err
+	}
+	for d := dir; ; {
+		if mod, err := moduleOf(filepath.Join(d, "go.mod")); err == nil {
+			return d, mod, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", "", fmt.Errorf("no go.mod in %s or above it: run faultline inside a Go module (go mod init), or cd into one", dir)
+		}
+		d = parent
+	}
 }

@@ -13,7 +13,10 @@ import (
 // verdict and time, the seed, the replay command of a failed scenario, Ginkgo's totals,
 // and anything printed before the suite started (a build error, say).
 type progress struct {
-	w        io.Writer
+	w io.Writer
+	// plain reads plain `go test -v` output instead (a module's own tests, no Ginkgo):
+	// each top-level test is an experiment's line.
+	plain    bool
 	afterSep bool   // the previous line was Ginkgo's separator
 	header   string // a line after the separator: a spec's name if a file:line follows
 	current  string // the scenario running now
@@ -48,8 +51,39 @@ func scenarioName(line string) string {
 	return line
 }
 
+var (
+	goTestRun  = regexp.MustCompile(`^=== RUN\s+(\S+)$`)
+	goTestDone = regexp.MustCompile(`^--- (PASS|FAIL|SKIP): (\S+) \(([0-9.]+)s\)$`)
+	goTestPass = regexp.MustCompile(`^(ok|FAIL|---|\?)\s|^(PASS|FAIL)$|^faultline: |^panic:|^\s+\S+_test\.go:\d+: `)
+)
+
+// plainLine handles one line of plain `go test -v` output: top-level tests start and
+// end, and package verdicts, test failures' messages and faultline's own lines pass.
+func (p *progress) plainLine(line string) {
+	if m := goTestRun.FindStringSubmatch(line); m != nil {
+		if !strings.Contains(m[1], "/") {
+			fmt.Fprintf(p.w, "▶ %s\n", m[1])
+		}
+		return
+	}
+	if m := goTestDone.FindStringSubmatch(line); m != nil {
+		if !strings.Contains(m[2], "/") {
+			p.took = m[3]
+			p.finish(map[string]string{"PASS": "PASSED", "FAIL": "FAILED", "SKIP": "SKIPPED"}[m[1]], m[2])
+		}
+		return
+	}
+	if goTestPass.MatchString(line) && !strings.HasPrefix(strings.TrimSpace(line), "--- PASS") {
+		fmt.Fprintln(p.w, line)
+	}
+}
+
 // Line handles one line of output.
 func (p *progress) Line(line string) {
+	if p.plain {
+		p.plainLine(line)
+		return
+	}
 	trimmed := strings.TrimSpace(line)
 	switch {
 	case strings.HasPrefix(trimmed, "Running Suite:"):

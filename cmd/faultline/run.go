@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,29 +16,38 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/experiment"
+	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/harness/report"
 	"github.com/faultline/faultline/harness/runtime/docker"
 )
 
 func cmdRun(ctx context.Context, args []string) int {
-	fs := newFlagSet("run", "Run the resilience scenario suites (go test ./scenarios/ from faultline's module root),\n"+
-		"print each scenario as it starts and ends, and write the report into\n"+
-		"<out>/<timestamp>/ (index.html, summary.md, report.json, junit.xml, the saved data and\n"+
-		"run.log), pointing <out>/latest at it. Exits non-zero when the suite failed; the report\n"+
-		"is written either way.")
+	fs := newFlagSet("run", "Run a module's experiments with go test and write their report: in faultline's own\n"+
+		"checkout the reference suites (./scenarios/), in any other module the packages given\n"+
+		"(default ./...), whose tests write their experiments with harness/experiment. Prints\n"+
+		"each experiment as it starts and ends, and writes the report into <out>/<timestamp>/\n"+
+		"(index.html, summary.md, report.json, junit.xml, the saved data and run.log), pointing\n"+
+		"<out>/latest at it. Flags for go test go after --. Exits non-zero when a test or an\n"+
+		"experiment failed; the report is written either way.", "[packages] [-- go test flags]")
 	kind := fs.String("runtime", harness.RuntimeKind(), "docker, local or auto (docker when an engine answers, else local); default $FAULTLINE_RUNTIME or auto")
-	labels := fs.String("label-filter", "!slow", "Ginkgo label filter picking scenarios, e.g. failover or 'isolation || overload'; the default leaves out the slow soaks (run them with -label-filter=slow)")
+	labels := fs.String("label-filter", "!slow", "Ginkgo label filter picking scenarios, e.g. failover or 'isolation || overload'; the default leaves out the slow soaks (run them with -label-filter=slow); in another module, given only to Ginkgo suites")
 	focus := fs.String("focus", "", "Ginkgo focus: run only scenarios whose name matches this regular expression")
 	seed := fs.Uint64("seed", 0, "the run's seed, to replay a run's draws exactly (default: $FAULTLINE_SEED, else random)")
 	out := fs.String("out", "", "directory the reports go in (default: reports/ at the module root)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up on the suite after this long")
+	var goFlags []string
+	for i, a := range args {
+		if a == "--" {
+			args, goFlags = args[:i], args[i+1:]
+			break
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "faultline run: unexpected argument %q (flags go before it?)\n", fs.Arg(0))
-		return 2
-	}
+	ginkgoAsked := false
+	fs.Visit(func(f *flag.Flag) { ginkgoAsked = ginkgoAsked || f.Name == "label-filter" || f.Name == "focus" })
 	fail := func(err error) int {
 		fmt.Fprintf(os.Stderr, "faultline run: %v\n", err)
 		return 1
@@ -46,9 +56,25 @@ func cmdRun(ctx context.Context, args []string) int {
 	if err != nil {
 		return fail(err)
 	}
-	root, err := moduleRoot(cwd)
+	root, mod, err := nearestModule(cwd)
 	if err != nil {
 		return fail(err)
+	}
+	// Inside faultline's checkout, `faultline run` (and make run) means the reference
+	// suites; anywhere else, the module's own experiments.
+	own := mod == modulePath
+	pkgs := fs.Args()
+	if len(pkgs) == 0 {
+		pkgs = []string{"./..."}
+		if own {
+			pkgs = []string{"./scenarios/"}
+		}
+	}
+	for _, p := range pkgs {
+		if strings.HasPrefix(p, "-") {
+			fmt.Fprintf(os.Stderr, "faultline run: %q after the packages: give faultline's flags before the packages, and go test's after --\n", p)
+			return 2
+		}
 	}
 	backend, err := resolveRuntime(ctx, *kind)
 	if err != nil {
@@ -71,15 +97,29 @@ func cmdRun(ctx context.Context, args []string) int {
 	}
 	defer logFile.Close()
 
-	goArgs := []string{"test", "./scenarios/", "-count=1", "-timeout", timeout.String(), "-v",
-		"-ginkgo.v", "-ginkgo.no-color", "-ginkgo.junit-report=" + filepath.Join(dir, "ginkgo-junit.xml")}
-	if *labels != "" {
-		goArgs = append(goArgs, "-ginkgo.label-filter="+*labels)
+	goArgs := append([]string{"test"}, pkgs...)
+	goArgs = append(goArgs, "-count=1", "-timeout", timeout.String(), "-v")
+	ginkgo := own || ginkgoAsked
+	if ginkgo {
+		goArgs = append(goArgs, "-ginkgo.v", "-ginkgo.no-color")
+		if own {
+			goArgs = append(goArgs, "-ginkgo.junit-report="+filepath.Join(dir, "ginkgo-junit.xml"))
+		}
+		if *labels != "" {
+			goArgs = append(goArgs, "-ginkgo.label-filter="+*labels)
+		}
+		if *focus != "" {
+			goArgs = append(goArgs, "-ginkgo.focus="+*focus)
+		}
 	}
-	if *focus != "" {
-		goArgs = append(goArgs, "-ginkgo.focus="+*focus)
+	goArgs = append(goArgs, goFlags...)
+	parts := filepath.Join(dir, "parts")
+	env := append(os.Environ(), "FAULTLINE_RUNTIME="+backend)
+	if own {
+		env = append(env, "FAULTLINE_REPORT_DIR="+dir)
+	} else {
+		env = append(env, experiment.ReportPartsEnv+"="+parts)
 	}
-	env := append(os.Environ(), "FAULTLINE_RUNTIME="+backend, "FAULTLINE_REPORT_DIR="+dir)
 	if *seed != 0 {
 		env = append(env, "FAULTLINE_SEED="+strconv.FormatUint(*seed, 10))
 	}
@@ -109,7 +149,7 @@ func cmdRun(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "\nfaultline run: interrupted: stopping the suite (it cleans up first)…")
 		interruptSuite(cmd.Process.Pid)
 	})
-	p := &progress{w: os.Stdout}
+	p := &progress{w: os.Stdout, plain: !ginkgo}
 	copied := make(chan error, 1)
 	go func() { copied <- p.Copy(pr, logFile) }()
 	waitErr := cmd.Wait()
@@ -123,8 +163,25 @@ func cmdRun(ctx context.Context, args []string) int {
 	}
 	suiteFailed := waitErr != nil
 
-	run, histories, err := report.Load(dir)
-	if err != nil {
+	var run report.Run
+	var histories map[string]*history.History
+	if !own {
+		run, histories, err = mergeParts(parts, started)
+		switch {
+		case err != nil && !os.IsNotExist(errors.Unwrap(err)):
+			fmt.Fprintf(os.Stderr, "faultline run: %v\n", err)
+		case len(run.Scenarios) == 0:
+			fmt.Fprintf(os.Stderr, "faultline run: no experiment was recorded in %s: write them with harness/experiment (experiment.Start) and give each package func TestMain(m *testing.M) { os.Exit(experiment.Main(m)) }\n", strings.Join(pkgs, " "))
+		default:
+			if err := saveMerged(dir, run, histories); err != nil {
+				fmt.Fprintf(os.Stderr, "faultline run: %v\n", err)
+			}
+		}
+		_ = os.RemoveAll(parts)
+		if *seed != 0 {
+			run.Seed = *seed
+		}
+	} else if run, histories, err = report.Load(dir); err != nil {
 		fmt.Fprintf(os.Stderr, "faultline run: the suite saved no outcomes (it was stopped before it could?): "+
 			"the report holds only what Ginkgo's report tells, without checks or charts; see %s\n", logFile.Name())
 		if run, err = runFromJUnit(filepath.Join(dir, "ginkgo-junit.xml"), started); err != nil {
@@ -161,7 +218,7 @@ func cmdRun(ctx context.Context, args []string) int {
 		fmt.Printf("the suite FAILED (full output: %s)\n", logFile.Name())
 	}
 	fmt.Println("report:", filepath.Join(dir, report.HTMLFile))
-	if suiteFailed || report.ScoreOf(run).Failed > 0 {
+	if suiteFailed || report.ScoreOf(run).Failed > 0 || (!own && len(run.Scenarios) == 0) {
 		return 1
 	}
 	return 0

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +18,12 @@ import (
 // ReportDirEnv names the directory a package's report is written to, instead of
 // reports/<time> in its module.
 const ReportDirEnv = "FAULTLINE_REPORT_DIR"
+
+// ReportPartsEnv names a directory that several packages' test binaries write into at
+// once (`faultline run` sets it): each saves its experiments, unrendered, into a
+// directory of its own below it (PartDir), and the command merges them into one
+// report.
+const ReportPartsEnv = "FAULTLINE_REPORT_PARTS"
 
 // reporter collects the experiments of one test binary.
 type reporter struct {
@@ -47,8 +55,9 @@ func Recorded() int {
 
 // WriteReport writes the report of every experiment recorded so far into dir
 // (index.html, summary.md, report.json, junit.xml, with each experiment's history and
-// its checks' artifacts), or, when dir is "", into ReportDir. It returns the
-// directory. Call it from Ginkgo's ReportAfterSuite:
+// its checks' artifacts), or, when dir is "", into ReportDir; under `faultline run`
+// ($FAULTLINE_REPORT_PARTS) it saves them unrendered into the package's part, which
+// the command merges. It returns the directory. Call it from Ginkgo's ReportAfterSuite:
 //
 //	var _ = ReportAfterSuite("faultline report", func(Report) { experiment.WriteReport("") })
 func WriteReport(dir string) (string, error) {
@@ -57,6 +66,9 @@ func WriteReport(dir string) (string, error) {
 	defaultReport.mu.Unlock()
 	if c == nil {
 		return "", errors.New("no experiment was recorded: nothing to report")
+	}
+	if parts := os.Getenv(ReportPartsEnv); dir == "" && parts != "" {
+		return savePart(parts)
 	}
 	if dir == "" {
 		var err error
@@ -116,6 +128,32 @@ func ReportDir() (string, error) {
 	return dir, nil
 }
 
+// PartDir is the directory below parts that the test binary running in dir (a
+// package's directory) saves its experiments into: dir's path made one name, so that
+// packages never share one.
+func PartDir(parts, dir string) string {
+	name := strings.Trim(partRE.ReplaceAllString(filepath.ToSlash(dir), "_"), "_")
+	return filepath.Join(parts, name)
+}
+
+var partRE = regexp.MustCompile(`[^A-Za-z0-9.-]+`)
+
+// savePart saves what was recorded, unrendered, into this binary's part of parts.
+func savePart(parts string) (string, error) {
+	defaultReport.mu.Lock()
+	c := defaultReport.c
+	defaultReport.mu.Unlock()
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("report part: %w", err)
+	}
+	dir := PartDir(parts, wd)
+	if err := c.Save(dir); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
 // Main runs a package's tests and then writes the report of its experiments, for plain
 // go test: func TestMain(m *testing.M) { os.Exit(experiment.Main(m)) }. It returns the
 // tests' exit code, or 1 when they passed but the report could not be written.
@@ -130,6 +168,10 @@ func Main(m *testing.M) int {
 		if code == 0 {
 			code = 1
 		}
+		return code
+	}
+	if os.Getenv(ReportPartsEnv) != "" {
+		fmt.Fprintf(os.Stderr, "faultline: %d experiment(s) saved in %s\n", Recorded(), dir)
 		return code
 	}
 	fmt.Fprintf(os.Stderr, "faultline: report of %d experiment(s) in %s\n", Recorded(), filepath.Join(dir, report.HTMLFile))
