@@ -32,7 +32,9 @@ status=0
 # outside `make test`: `go test ./scenarios/ -ginkgo.label-filter=slow`.
 go test -count=1 -timeout 20m $(go list ./... | grep -v '/scenarios$') 2>&1 | tee -a "$log" || status=1
 # examples/ is a user's repository in miniature, a Go module of its own (faultline
-# through a replace): its experiment runs alone too, for its bounds.
-(cd examples && go vet ./... && go test -count=1 -timeout 10m ./...) 2>&1 | tee -a "$log" || status=1
+# through a replace): its experiments run alone too, for their bounds, through
+# `faultline run` from its own directory as a user would, which leaves their report in
+# examples/reports/latest/.
+(cd examples && go vet ./... && ../bin/faultline run -runtime local -timeout 10m ./... && test -s reports/latest/index.html) 2>&1 | tee -a "$log" || status=1
 go test -count=1 -timeout 25m ./scenarios/ -ginkgo.label-filter='!slow' 2>&1 | tee -a "$log" || status=1
 exit $status
