@@ -68,8 +68,8 @@ func TestItAnswersWhenSlowed(t *testing.T) {
 // TestRunWorksInAUsersOwnModule puts a user's module (its own go.mod, faultline
 // through a replace) in a temporary directory and runs `faultline run` there: the
 // module's experiment runs, its report is written into the module's reports/latest,
-// and the exit status says how it went; a run that records no experiment says how to
-// write one, and fails.
+// and the exit status says how it went; `faultline list` lists it; a run that records
+// no experiment says how to write one, and fails.
 func TestRunWorksInAUsersOwnModule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs a module's tests: skipped under -short")
@@ -104,7 +104,7 @@ func TestRunWorksInAUsersOwnModule(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("faultline run in a user's module: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	for _, want := range []string{"go test ./... -count=1", "▶ TestItAnswersWhenSlowed", "✔ passed  TestItAnswersWhenSlowed", "report: "} {
+	for _, want := range []string{"go test " + filepath.Join(mod, "...") + " -count=1", "▶ TestItAnswersWhenSlowed", "✔ passed  TestItAnswersWhenSlowed", "report: "} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("the run's output lacks %q:\n%s", want, stdout)
 		}
@@ -124,6 +124,11 @@ func TestRunWorksInAUsersOwnModule(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(latest, f)); err != nil {
 			t.Errorf("the report lacks %s: %v", f, err)
 		}
+	}
+
+	code, stdout, stderr = capture(t, "list")
+	if code != 0 || !strings.Contains(stdout, "example.com/user: TestItAnswersWhenSlowed\n") || !strings.Contains(stdout, "1 experiment(s)") {
+		t.Errorf("faultline list in a user's module: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 
 	code, _, stderr = capture(t, "run", "-runtime", "local", "./...", "--", "-run", "TestNothing")

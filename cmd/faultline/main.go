@@ -1,6 +1,7 @@
 // Command faultline runs resilience suites against a system of Go services and renders
-// their reports: `run` runs the scenario suites and writes reports/<timestamp>/ (with
-// reports/latest pointing at it), `up` brings the reference system up with the harness
+// their reports: `run` runs a module's experiments (in faultline's checkout, the
+// reference suites) and writes reports/<timestamp>/ (with reports/latest pointing at
+// it), `list` lists them, `up` brings the reference system up with the harness
 // until Ctrl-C, `report` renders a report again from saved data, and `clean` removes
 // whatever faultline runs left behind in Docker.
 package main
@@ -18,7 +19,11 @@ import (
 const usage = `faultline: a chaos and fault-tolerance test harness for Go microservices.
 
 Usage:
-  faultline run [flags]        run the resilience suites and write reports/<timestamp>/index.html
+  faultline run [flags] [packages] [-- go test flags]
+                               run a module's experiments (faultline's own: the reference
+                               suites) and write reports/<timestamp>/index.html
+  faultline list [flags] [packages]
+                               list the experiments run would run, with their labels
   faultline up [flags]         bring the reference system up with the harness until Ctrl-C
   faultline report [flags] DIR render the report in DIR again from its scenarios.json and histories
   faultline clean [flags]      remove every leftover faultline container and network
@@ -43,6 +48,8 @@ func run(args []string) int {
 		return cmdRun(ctx, args[1:])
 	case "up":
 		return cmdUp(ctx, args[1:])
+	case "list":
+		return cmdList(ctx, args[1:])
 	case "report":
 		return cmdReport(ctx, args[1:])
 	case "clean":

@@ -33,7 +33,8 @@ func capture(t *testing.T, args ...string) (int, string, string) {
 
 func TestEveryCommandHasHelp(t *testing.T) {
 	for cmd, flags := range map[string][]string{
-		"run":    {"-runtime", "-label-filter", "-seed", "-out"},
+		"run":    {"-runtime", "-label-filter", "-seed", "-out", "[packages] [-- go test flags]"},
+		"list":   {"-label-filter", "-focus", "[packages]"},
 		"up":     {"-runtime", "-f"},
 		"report": {"DIR"},
 		"clean":  {"Images are kept"},

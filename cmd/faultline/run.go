@@ -60,14 +60,15 @@ func cmdRun(ctx context.Context, args []string) int {
 	if err != nil {
 		return fail(err)
 	}
-	// Inside faultline's checkout, `faultline run` (and make run) means the reference
-	// suites; anywhere else, the module's own experiments.
-	own := mod == modulePath
+	// Inside faultline's checkout, with no packages named, the reference suites; else
+	// the packages named (relative to here, as go test takes them), by default every
+	// package of the module.
+	own := mod == modulePath && fs.NArg() == 0
 	pkgs := fs.Args()
 	if len(pkgs) == 0 {
-		pkgs = []string{"./..."}
+		pkgs = []string{filepath.Join(root, "...")}
 		if own {
-			pkgs = []string{"./scenarios/"}
+			pkgs = []string{filepath.Join(root, "scenarios")}
 		}
 	}
 	for _, p := range pkgs {
@@ -135,7 +136,7 @@ func cmdRun(ctx context.Context, args []string) int {
 
 	started := time.Now()
 	cmd := exec.Command("go", goArgs...)
-	cmd.Dir, cmd.Env = root, env
+	cmd.Dir, cmd.Env = cwd, env
 	// Its own process group, so that Ctrl-C reaches the suite once, from us, as an
 	// interrupt Ginkgo answers by running every cleanup (a second one would make it skip
 	// them): see interruptSuite.
