@@ -5,12 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/faultline/faultline/harness/netfault"
-	"github.com/faultline/faultline/harness/peerroute"
+	"github.com/faultline/faultline/harness/proxyserver"
 	"github.com/faultline/faultline/harness/runtime"
 )
 
@@ -121,11 +122,11 @@ func (r *Running) start(ctx context.Context, in InstancePlan, wait func(context.
 		env[k] = resolveLinks(v, addr)
 	}
 	if len(in.Routes) > 0 {
-		router, err := r.peerRouter(ctx, in)
+		url, err := r.peerRouter(ctx, in)
 		if err != nil {
 			return nil, fmt.Errorf("start %s: %w", in.Name, err)
 		}
-		env[in.ProxyEnv] = router.ProxyURL()
+		env[in.ProxyEnv] = url
 	}
 	args := make([]string, len(in.Args))
 	for i, a := range in.Args {
@@ -390,38 +391,45 @@ func (o oneSlot) ListenAddr(slot int) string {
 }
 
 // peerRouter is the peer proxy of a by-name cluster's member (Cluster.ByName), started
-// at its first start and kept for the run, so that its restarts are handed the same.
-func (r *Running) peerRouter(ctx context.Context, in InstancePlan) (*peerroute.Router, error) {
-	if r.rt.Name() != "local" {
-		return nil, errByNameRuntime(in.Service, r.rt.Name())
+// at its first start and kept for the run, so that its restarts are handed the same;
+// it returns the proxy's URL as the member reaches it. The router lives in the run's
+// proxy server, beside the links it sends each peer name to: in the harness process on
+// the local runtime, in the proxy container on docker.
+func (r *Running) peerRouter(ctx context.Context, in InstancePlan) (string, error) {
+	r.mu.Lock()
+	url, ok := r.routers[in.Name]
+	r.mu.Unlock()
+	if ok {
+		return url, nil
 	}
+	host := r.proxies.Host()
+	spec := proxyserver.PeerRouterSpec{Routes: map[string]string{}}
+	for to, name := range in.Routes {
+		l := r.Link(name)
+		if l == nil {
+			return "", fmt.Errorf("peer route %s: no link %s", to, name)
+		}
+		_, port, err := net.SplitHostPort(l.Listen())
+		if err != nil {
+			return "", fmt.Errorf("peer route %s: link %s listens on %q: %w", to, name, l.Listen(), err)
+		}
+		spec.Routes[to] = net.JoinHostPort("127.0.0.1", port) // the link's listener, beside the router
+	}
+	listenHost, _, err := net.SplitHostPort(host.ListenAddr(0))
+	if err != nil {
+		listenHost = "127.0.0.1"
+	}
+	spec.Listen = net.JoinHostPort(listenHost, "0")
+	listen, err := proxyserver.StartPeerRouter(ctx, host.APIAddr(), in.Name, spec)
+	if err != nil {
+		return "", err
+	}
+	url = "socks5://" + host.NetAddr(listen)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if router, ok := r.routers[in.Name]; ok {
-		return router, nil
-	}
-	routes := make(map[string]func() (string, error), len(in.Routes))
-	for to, link := range in.Routes {
-		routes[to] = func() (string, error) {
-			l := r.Link(link)
-			if l == nil {
-				return "", fmt.Errorf("no link %s", link)
-			}
-			return l.NetAddr(), nil
-		}
-	}
-	router, err := peerroute.Start(ctx, in.Name, peerroute.Table(routes), peerroute.WithLogger(r.log))
-	if err != nil {
-		return nil, err
-	}
 	if r.routers == nil {
-		r.routers = map[string]*peerroute.Router{}
+		r.routers = map[string]string{}
 	}
-	r.routers[in.Name] = router
-	return router, nil
-}
-
-// errByNameRuntime says that a by-name cluster cannot run on the runtime called rt.
-func errByNameRuntime(service, rt string) error {
-	return fmt.Errorf("service %q: cluster.by_name needs the local runtime for now (the %s runtime has no peer proxy yet): run it on local, or drop by_name and hand each member its own links to its peers ({{peers}})", service, rt)
+	r.routers[in.Name] = url
+	return url, nil
 }

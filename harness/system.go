@@ -89,11 +89,13 @@ type Cluster struct {
 	// instance reaches those names through a SOCKS5 proxy of its own (peerroute), named
 	// in ProxyEnv, which sends each to the instance's own link to that peer: the links
 	// stay per pair, and partitions cut them as they do any cluster's. The program's
-	// peer client must honour that variable, as Go's net/http does. Local runtime only
-	// for now; docs/partitions.md says more.
+	// peer client must honour that variable, as Go's net/http does. The proxies live in
+	// the run's proxy server, beside the links (on docker, in its container);
+	// docs/partitions.md says more.
 	ByName bool `yaml:"by_name,omitempty"`
 	// ProxyEnv receives the instance's peer proxy as a URL, "socks5://127.0.0.1:port"
-	// (default "HTTP_PROXY"), when ByName is set.
+	// locally, "socks5://toxiproxy:port" on docker (default "HTTP_PROXY"), when ByName
+	// is set.
 	ProxyEnv string `yaml:"proxy_env,omitempty"`
 }
 

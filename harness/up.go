@@ -15,7 +15,7 @@ import (
 	"github.com/faultline/faultline/harness/build"
 	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/harness/netfault"
-	"github.com/faultline/faultline/harness/peerroute"
+	"github.com/faultline/faultline/harness/proxyserver"
 	"github.com/faultline/faultline/harness/runtime"
 	"github.com/faultline/faultline/harness/supervise"
 )
@@ -112,7 +112,7 @@ type Running struct {
 	links        map[string]*netfault.Link
 	slots        map[string]*linkSlot                    // the planned links, as they are carried out
 	aliasLinks   map[string]map[string]*netfault.Manager // by-name instance → port → its own proxies
-	routers      map[string]*peerroute.Router            // by-name cluster member → its peer proxy
+	routers      map[string]string                       // by-name cluster member → its peer proxy's URL
 	linksByTo    map[string][]LinkPlan                   // instance → the planned links that reach it
 	counts       map[string]int                          // service → the number of its latest instance
 	builds       map[string]int                          // package → 1 once its build is announced, 2 once its end is
@@ -226,11 +226,6 @@ func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error)
 			if err := sc.Supports(spec); err != nil {
 				return r, fmt.Errorf("up %s: instance %s on the %s runtime: %w", sys.Name, in.Name, r.rt.Name(), err)
 			}
-		}
-	}
-	for _, in := range plan.Instances {
-		if len(in.Routes) > 0 && r.rt.Name() != "local" {
-			return r, fmt.Errorf("up %s: %w", sys.Name, errByNameRuntime(in.Service, r.rt.Name()))
 		}
 	}
 	r.sup = supervise.New(r.hist, r.log)
@@ -532,11 +527,13 @@ func (r *Running) Down(ctx context.Context) error {
 			}
 		}
 		r.mu.Lock()
-		routers := slices.Collect(maps.Values(r.routers))
+		routers := slices.Sorted(maps.Keys(r.routers))
 		r.mu.Unlock()
-		for _, router := range routers {
-			if err := router.Close(); err != nil {
-				errs = append(errs, err)
+		if r.proxies != nil && !r.ownRuntime { // a runtime Up made closes its proxy server, routers and all
+			for _, name := range routers {
+				if err := proxyserver.StopPeerRouter(ctx, r.proxies.Host().APIAddr(), name); err != nil {
+					errs = append(errs, err)
+				}
 			}
 		}
 		if r.ownRuntime {

@@ -197,6 +197,9 @@ func (l *Link) addResidents(ctx context.Context, down, up bool) error {
 	return nil
 }
 
+// Host is the proxy host the manager's links live on.
+func (m *Manager) Host() runtime.ProxyHost { return m.host }
+
 // Link returns the link named name, if Create made it.
 func (m *Manager) Link(name string) (*Link, bool) {
 	m.mu.Lock()

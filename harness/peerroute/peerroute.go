@@ -37,6 +37,7 @@ type Lookup func(host string, port int) (addr string, ok bool)
 // Router is one instance's SOCKS5 proxy. Close it when the run ends.
 type Router struct {
 	name   string
+	listen string
 	lookup Lookup
 	log    *slog.Logger
 	ln     net.Listener
@@ -54,17 +55,22 @@ type Option func(*Router)
 // WithLogger logs each refused connection (at info) and each route taken (at debug).
 func WithLogger(l *slog.Logger) Option { return func(r *Router) { r.log = l } }
 
-// Start starts the router of the instance called name on a free loopback port.
+// WithListen listens on addr instead of a free loopback port ("0.0.0.0:0" in a
+// container, where the instances are elsewhere on the network).
+func WithListen(addr string) Option { return func(r *Router) { r.listen = addr } }
+
+// Start starts the router of the instance called name, on a free loopback port unless
+// WithListen says otherwise.
 func Start(ctx context.Context, name string, lookup Lookup, opts ...Option) (*Router, error) {
 	if lookup == nil {
 		return nil, fmt.Errorf("peer router of %s: lookup is nil: give the routes' lookup", name)
 	}
-	r := &Router{name: name, lookup: lookup, log: slog.New(slog.DiscardHandler), conns: map[net.Conn]struct{}{}, done: make(chan struct{})}
+	r := &Router{name: name, listen: "127.0.0.1:0", lookup: lookup, log: slog.New(slog.DiscardHandler), conns: map[net.Conn]struct{}{}, done: make(chan struct{})}
 	for _, o := range opts {
 		o(r)
 	}
 	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	ln, err := lc.Listen(ctx, "tcp", r.listen)
 	if err != nil {
 		return nil, fmt.Errorf("peer router of %s: %w", name, err)
 	}

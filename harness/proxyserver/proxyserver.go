@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 	zlog "github.com/rs/zerolog/log"
 
+	"github.com/faultline/faultline/harness/peerroute"
 	"github.com/faultline/faultline/harness/toxics"
 )
 
@@ -27,13 +28,14 @@ var quietGlobal sync.Once
 
 // Server is a running Toxiproxy server: its HTTP API and the proxies made through it.
 type Server struct {
-	api   *toxiproxy.ApiServer
-	http  *http.Server
-	addr  string
-	log   *slog.Logger
-	once  sync.Once
-	err   error
-	serve chan error
+	api     *toxiproxy.ApiServer
+	routers *peerRouters
+	http    *http.Server
+	addr    string
+	log     *slog.Logger
+	once    sync.Once
+	err     error
+	serve   chan error
 }
 
 // Start listens on apiAddr ("127.0.0.1:0" picks a free port; Addr says which) and
@@ -61,12 +63,17 @@ func Start(ctx context.Context, apiAddr string, logger *slog.Logger) (*Server, e
 	}
 	zl := zerolog.New(slogWriter{logger}).Level(level).With().Timestamp().Logger()
 	api := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zl)
+	routers := &peerRouters{log: logger, m: map[string]*peerroute.Router{}}
+	mux := http.NewServeMux()
+	mux.Handle(PeerRoutersPath, routers)
+	mux.Handle("/", api.Routes())
 	s := &Server{
-		api:  api,
-		addr: ln.Addr().String(),
-		log:  logger,
+		api:     api,
+		routers: routers,
+		addr:    ln.Addr().String(),
+		log:     logger,
 		http: &http.Server{
-			Handler:           api.Routes(),
+			Handler:           mux,
 			ReadHeaderTimeout: 15 * time.Second,
 			WriteTimeout:      30 * time.Second,
 			IdleTimeout:       60 * time.Second,
@@ -91,6 +98,7 @@ func (s *Server) Close() error {
 		if err := <-s.serve; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
+		s.routers.closeAll()
 		errs = append(errs, s.api.Collection.Clear())
 		if err := errors.Join(errs...); err != nil {
 			s.err = fmt.Errorf("close toxiproxy server %s: %w", s.addr, err)

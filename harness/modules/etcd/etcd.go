@@ -12,8 +12,9 @@
 // name. etcd derives its member IDs from the peer URLs of --initial-cluster, which must
 // therefore be the same on every member: the cluster is by name (harness.Cluster.ByName),
 // every member names its peers "kv-2:2380", and a peer proxy of each member's own sends
-// each name to that member's own link. A cluster runs on the local runtime; a single
-// member on either.
+// each name to that member's own link. Both run on the local runtime and on docker
+// (where the binary is wrapped in a scratch image and the peer routers live in the
+// run's proxy container).
 //
 // The program is etcd's own server, go.etcd.io/etcd/server/v3, built from the user's
 // module (which then needs it in go.mod, e.g. `tool go.etcd.io/etcd/server/v3`) or taken
