@@ -347,8 +347,9 @@ func (in *Instance) logTail() string {
 	return string(bytes.Join(lines, []byte("\n")))
 }
 
-// Kill sends SIGKILL to the instance's process group and returns once it is reaped. An
-// instance that is not running is left as it is.
+// Kill sends SIGKILL to the instance's process group and every process below it (see
+// killTree) and returns once they are gone. An instance that is not running is left as
+// it is.
 func (in *Instance) Kill(ctx context.Context) error {
 	in.op.Lock()
 	defer in.op.Unlock()
@@ -356,15 +357,16 @@ func (in *Instance) Kill(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	if err := p.signal(syscall.SIGKILL); err != nil {
-		return fmt.Errorf("kill %s: %w", in.spec.Name, err)
-	}
+	desc := p.killTree()
 	select {
 	case <-p.done:
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("kill %s: process %d not reaped yet: %w", in.spec.Name, p.pid, ctx.Err())
 	}
+	if err := waitGone(ctx, desc); err != nil {
+		return fmt.Errorf("kill %s: %w", in.spec.Name, err)
+	}
+	return nil
 }
 
 // Stop sends SIGTERM (or the spec's StopSignal) to the instance's process group (and
@@ -404,10 +406,9 @@ func (in *Instance) Stop(ctx context.Context, timeout time.Duration) error {
 	case <-ctx.Done():
 		ctxErr = ctx.Err()
 	}
-	if err := p.signal(syscall.SIGKILL); err != nil {
-		return fmt.Errorf("stop %s: %w", in.spec.Name, err)
-	}
+	desc := p.killTree()
 	<-p.done // SIGKILL cannot be caught: this is quick
+	_ = waitGone(context.WithoutCancel(ctx), desc)
 	if ctxErr != nil {
 		return fmt.Errorf("stop %s: killed before it exited: %w", in.spec.Name, ctxErr)
 	}
@@ -520,6 +521,6 @@ func (in *Instance) remove() *proc {
 	if p == nil || !p.alive() {
 		return nil
 	}
-	p.signal(syscall.SIGKILL)
+	p.killTree()
 	return p
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -494,5 +495,41 @@ func TestUserRunsTheInstanceAsThatUser(t *testing.T) {
 	}
 	if err := in.Stop(ctx, 5*time.Second); err != nil {
 		t.Errorf("stop an instance of another user: %v", err)
+	}
+}
+
+// TestKillTakesTheProcessesThatLeftTheGroup: a server whose worker left the process
+// group (setsid, as PostgreSQL's backends do) is killed whole: Kill returns only once the
+// worker is gone too, so that a restart finds nothing of the old one holding its port,
+// files or shared memory.
+func TestKillTakesTheProcessesThatLeftTheGroup(t *testing.T) {
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Skip("no setsid on this machine")
+	}
+	ctx := t.Context()
+	rt := newRuntime(t)
+	art := conformance.BuildTestService(t)
+	spec := conformance.ServiceSpec("forks", runtime.Artifact{Binary: "/bin/sh"})
+	// The leader is a shell; the server is its child in a session of its own.
+	spec.Args = []string{"-c", "setsid " + art.Binary + " & wait"}
+	in, err := rt.Start(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := httpDo(t, http.MethodGet, "http://"+in.HostAddr()+"/info")
+	var info struct{ Pid int }
+	if err := json.Unmarshal([]byte(body), &info); err != nil || info.Pid == 0 {
+		t.Fatalf("/info: %q (%v)", body, err)
+	}
+	if err := in.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", info.Pid))
+	if f := strings.Fields(string(b)); len(f) > 2 && f[2] != "Z" {
+		t.Fatalf("the server (pid %d) outside the group still runs after Kill: %s", info.Pid, b)
+	}
+	if c, err := net.DialTimeout("tcp", in.HostAddr(), time.Second); err == nil {
+		c.Close()
+		t.Fatalf("%s still accepts after Kill", in.HostAddr())
 	}
 }
