@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -501,7 +500,8 @@ func TestUserRunsTheInstanceAsThatUser(t *testing.T) {
 // TestKillTakesTheProcessesThatLeftTheGroup: a server whose worker left the process
 // group (setsid, as PostgreSQL's backends do) is killed whole: Kill returns only once the
 // worker is gone too, so that a restart finds nothing of the old one holding its port,
-// files or shared memory.
+// files or shared memory. It fails without killTree: the worker survives the group's
+// SIGKILL.
 func TestKillTakesTheProcessesThatLeftTheGroup(t *testing.T) {
 	if _, err := exec.LookPath("setsid"); err != nil {
 		t.Skip("no setsid on this machine")
@@ -524,12 +524,10 @@ func TestKillTakesTheProcessesThatLeftTheGroup(t *testing.T) {
 	if err := in.Kill(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The process itself, not its port: on a shared machine another run may bind the
+	// port the moment it is free (a clean-clone run of make test once saw that).
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", info.Pid))
 	if f := strings.Fields(string(b)); len(f) > 2 && f[2] != "Z" {
 		t.Fatalf("the server (pid %d) outside the group still runs after Kill: %s", info.Pid, b)
-	}
-	if c, err := net.DialTimeout("tcp", in.HostAddr(), time.Second); err == nil {
-		c.Close()
-		t.Fatalf("%s still accepts after Kill", in.HostAddr())
 	}
 }
