@@ -34,7 +34,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,6 +77,12 @@ type Config struct {
 	Labels []string
 	// Logger receives the faults' lifecycle (default: slog's default logger).
 	Logger *slog.Logger
+	// Broken, when set, says what was broken on purpose in the system under test
+	// ("re-registration switched off"): the experiment is then a proof that its checks
+	// are not blind, and it passes only when at least one of its checks fails (the
+	// steady state is still required before, and not checked after). The report shows
+	// it as such, with the checks that went red.
+	Broken string
 }
 
 // Experiment is one running experiment. Start makes it; its test's end finishes it.
@@ -89,7 +97,6 @@ type Experiment struct {
 
 	mu           sync.Mutex
 	checks       check.Results
-	faults       []*fault.Active
 	recovery     *time.Duration
 	recoveryFrom string
 	healing      *time.Duration
@@ -165,11 +172,19 @@ func (e *Experiment) Apply(ctx context.Context, f fault.Fault, opts ...fault.App
 		e.t.Fatalf("apply %s: %v", f, err)
 		return nil
 	}
-	e.mu.Lock()
-	e.faults = append(e.faults, a)
-	e.mu.Unlock()
 	return a
 }
+
+// Play plays a schedule of faults (a seeded nemesis, fault.Catalog.Schedule) on the
+// experiment's scope, each step healed after its time, and returns what failed; every
+// step is in the report's faults.
+func (e *Experiment) Play(ctx context.Context, steps fault.Schedule) error {
+	return e.scope.Play(ctx, steps)
+}
+
+// Began is when the experiment began, on its history's clock: the start of the window
+// its checks may read from.
+func (e *Experiment) Began() time.Duration { return e.from }
 
 // Heal heals a fault the experiment applied, before its end; an error stops the test.
 func (e *Experiment) Heal(ctx context.Context, a *fault.Active) {
@@ -240,12 +255,16 @@ func (e *Experiment) finish() {
 	e.mu.Lock()
 	aborted := e.aborted
 	e.mu.Unlock()
-	if aborted == "" && len(e.cfg.Steady.Probes) > 0 {
+	if aborted == "" && len(e.cfg.Steady.Probes) > 0 && e.cfg.Broken == "" {
 		e.Check(e.steady(ctx, "after"))
 	}
 	e.mu.Lock()
 	checks := e.checks
 	e.mu.Unlock()
+	if e.cfg.Broken != "" {
+		e.record(checks, e.judgeBroken(checks, aborted), aborted)
+		return
+	}
 	var failed []string
 	for _, r := range checks.Checks() {
 		if !r.Pass {
@@ -258,6 +277,32 @@ func (e *Experiment) finish() {
 		failed = append(failed, "no check")
 	}
 	e.record(checks, failed, aborted)
+}
+
+// judgeBroken judges a proof that the checks are not blind (Config.Broken): it fails
+// when every check passed, and returns why.
+func (e *Experiment) judgeBroken(checks check.Results, aborted string) []string {
+	if aborted != "" {
+		return nil
+	}
+	if len(checks.Checks()) == 0 {
+		e.t.Errorf("experiment %q: no check: add what must hold with Check (a figure alone proves nothing)", e.cfg.Hypothesis)
+		return []string{"no check"}
+	}
+	if red := checks.Checks().Failed(); len(red) > 0 {
+		e.t.Logf("experiment %q with %s broken on purpose: red as it must be:\n%s", e.cfg.Hypothesis, e.cfg.Broken, red)
+		return nil
+	}
+	msg := fmt.Sprintf("with %s broken on purpose, every check still passed: they are blind to it:\n%s", e.cfg.Broken, checks.Checks())
+	e.t.Errorf("experiment %q: %s", e.cfg.Hypothesis, msg)
+	return []string{msg}
+}
+
+// FailureMessager is what an experiment reads of its test, when the test has it, to say
+// in the report why a test failed outside its checks (a Gomega assertion in the method,
+// say). A Ginkgo suite can give it: CurrentSpecReport().FailureMessage().
+type FailureMessager interface {
+	FailureMessage() string
 }
 
 var slugRE = regexp.MustCompile(`[^a-z0-9]+`)
@@ -274,22 +319,29 @@ func (e *Experiment) record(checks check.Results, failed []string, aborted strin
 		verdict = report.Skipped
 	case e.t.Failed() || len(failed) > 0:
 		verdict = report.Fail
+		if fm, ok := e.t.(FailureMessager); ok && failure == "" {
+			failure = fm.FailureMessage()
+		}
 		if failure == "" {
 			failure = "the test failed (see its log)"
 		}
 	}
 	slug := strings.Trim(slugRE.ReplaceAllString(strings.ToLower(e.cfg.Hypothesis), "-"), "-")
 	histName := backend + "-" + slugRE.ReplaceAllString(strings.ToLower(e.t.Name()), "-")
+	labels := e.cfg.Labels
+	if e.cfg.Broken != "" && !slices.Contains(labels, "blind") {
+		labels = append(slices.Clone(labels), "blind")
+	}
 	e.mu.Lock()
 	s := report.Scenario{
-		ID: backend + "/" + slug, Hypothesis: e.cfg.Hypothesis, Backend: backend, Labels: e.cfg.Labels,
+		ID: backend + "/" + slug, Hypothesis: e.cfg.Hypothesis, Backend: backend, Labels: labels, Broken: e.cfg.Broken,
 		Verdict: verdict, Failure: failure,
 		Window:  check.Window{Name: e.cfg.Hypothesis, From: e.from, To: e.h.Now()},
 		History: report.HistoryFile(histName), Checks: checks.Checks(), Figures: checks.Informative(),
 		Recovery: e.recovery, RecoveryFrom: e.recoveryFrom, Healing: e.healing,
 		Seed: e.sys.Seed(), Duration: time.Since(e.started), Replay: replay(e.t, e.cfg.Hypothesis, e.sys.Seed(), backend),
 	}
-	for _, a := range e.faults {
+	for _, a := range e.scope.Applied() {
 		f := report.Fault{Name: a.String(), InjectedAt: a.InjectedAt()}
 		if t, ok := a.Fault().(fault.Targeter); ok {
 			f.Target = t.Target()
@@ -308,14 +360,34 @@ func (e *Experiment) record(checks check.Results, failed []string, aborted strin
 // replay is the command that runs the experiment again with the same seed: its test
 // by name under plain go test, its spec by its text under Ginkgo.
 func replay(t TB, hypothesis string, seed uint64, backend string) string {
+	pkg := packageDir()
 	if _, ok := t.(*testing.T); !ok {
-		return fmt.Sprintf("FAULTLINE_SEED=%d FAULTLINE_RUNTIME=%s go test -count=1 . -ginkgo.focus=%q", seed, backend, regexp.QuoteMeta(hypothesis))
+		return fmt.Sprintf("FAULTLINE_SEED=%d FAULTLINE_RUNTIME=%s go test -count=1 %s -ginkgo.focus=%q", seed, backend, pkg, regexp.QuoteMeta(hypothesis))
 	}
 	parts := strings.Split(t.Name(), "/")
 	for i, p := range parts {
 		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
 	}
-	return fmt.Sprintf("FAULTLINE_SEED=%d FAULTLINE_RUNTIME=%s go test -count=1 -run '%s' .", seed, backend, strings.Join(parts, "/"))
+	return fmt.Sprintf("FAULTLINE_SEED=%d FAULTLINE_RUNTIME=%s go test -count=1 -run '%s' %s", seed, backend, strings.Join(parts, "/"), pkg)
+}
+
+// packageDir is the test's package as go test takes it from its module's root
+// ("./scenarios/"), or "." when the module's root cannot be found: go test runs a test
+// binary in its package's directory.
+func packageDir() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "."
+	}
+	root, err := moduleRoot(wd)
+	if err != nil {
+		return "."
+	}
+	rel, err := filepath.Rel(root, wd)
+	if err != nil || rel == "." {
+		return "."
+	}
+	return "./" + filepath.ToSlash(rel) + "/"
 }
 
 // SeedEnv is the variable that fixes a run's seed, to replay its draws exactly.

@@ -155,6 +155,8 @@ func TestAnExperimentGoesRedForEachWayItCanFail(t *testing.T) {
 		fatal     string   // in the fake test's Fatalf, or "" for none
 		errs      []string // each in one of its Errorf
 		injection bool     // whether a fault was injected
+		broken    string   // Config.Broken
+		faults    int      // the faults the report lists
 	}{
 		{name: "steady state does not hold", steady: []check.Probe{holds, breaks},
 			method: func(e *experiment.Experiment) {
@@ -168,7 +170,7 @@ func TestAnExperimentGoesRedForEachWayItCanFail(t *testing.T) {
 				e.Heal(ctx, a)
 				e.Check(check.Availability(h, check.Selection{Window: check.Window{Name: "during", From: a.InjectedAt(), To: h.Now()}}, 0.99))
 			},
-			verdict: report.Fail, errs: []string{"check availability"}, injection: true},
+			verdict: report.Fail, errs: []string{"check availability"}, injection: true, faults: 1},
 		{name: "steady state broken by the method", steady: []check.Probe{after},
 			method: func(e *experiment.Experiment) {
 				brokenAfter = true
@@ -188,7 +190,30 @@ func TestAnExperimentGoesRedForEachWayItCanFail(t *testing.T) {
 				e.Heal(ctx, a)
 				e.Check(check.Availability(h, check.Selection{Window: check.Window{Name: "during", From: a.InjectedAt(), To: h.Now()}}, 0.9))
 			},
-			verdict: report.Pass, injection: true},
+			verdict: report.Pass, injection: true, faults: 1},
+		{name: "a schedule's steps are listed", steady: []check.Probe{holds},
+			method: func(e *experiment.Experiment) {
+				lat := fault.Latency(sys.Instance("svc-1").Ingress, 10*time.Millisecond)
+				if err := e.Play(ctx, fault.Schedule{{At: 0, For: 200 * time.Millisecond, Kind: "latency", Fault: lat}, {At: 300 * time.Millisecond, For: 200 * time.Millisecond, Kind: "latency", Fault: lat}}); err != nil {
+					t.Errorf("play: %v", err)
+				}
+				e.Check(check.Availability(h, check.Selection{Window: check.Window{Name: "played", From: e.Began(), To: h.Now()}}, 0.9))
+			},
+			verdict: report.Pass, injection: true, faults: 2},
+		{name: "broken on purpose and red", steady: []check.Probe{after}, broken: "the door",
+			method: func(e *experiment.Experiment) {
+				brokenAfter = true // not checked after: the proof is its checks' red alone
+				a := e.Apply(ctx, fault.Refuse(sys.Instance("svc-1").Ingress))
+				time.Sleep(500 * time.Millisecond)
+				e.Heal(ctx, a)
+				e.Check(check.Availability(h, check.Selection{Window: check.Window{Name: "during", From: a.InjectedAt(), To: h.Now()}}, 0.99))
+			},
+			verdict: report.Pass, injection: true, faults: 1},
+		{name: "broken on purpose and still green", steady: []check.Probe{holds}, broken: "the door",
+			method: func(e *experiment.Experiment) {
+				e.Check(check.Availability(h, check.Selection{Window: check.Whole(h)}, 0.01))
+			},
+			verdict: report.Fail, errs: []string{"with the door broken on purpose, every check still passed: they are blind to it"}},
 	}
 	before := experiment.Recorded()
 	for i, tc := range cases {
@@ -199,7 +224,7 @@ func TestAnExperimentGoesRedForEachWayItCanFail(t *testing.T) {
 			ft.run(func() {
 				e := experiment.Start(ctx, ft, sys, experiment.Config{
 					Hypothesis: "case " + tc.name, Steady: check.Hypothesis{Name: "svc", Probes: tc.steady},
-					SteadyWithin: time.Second, Logger: slog.New(slog.DiscardHandler),
+					SteadyWithin: time.Second, Logger: slog.New(slog.DiscardHandler), Broken: tc.broken,
 				})
 				tc.method(e)
 			})
@@ -232,14 +257,30 @@ func TestAnExperimentGoesRedForEachWayItCanFail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verdicts := map[string]string{}
+	byName := map[string]report.Scenario{}
+	histories := map[string]bool{}
 	for _, s := range got.Scenarios {
-		verdicts[s.Hypothesis] = s.Verdict
+		byName[s.Hypothesis] = s
+		histories[s.History] = true
 	}
 	for _, tc := range cases {
-		if v := verdicts["case "+tc.name]; v != tc.verdict {
-			t.Errorf("the report says %q of %q, want %q", v, tc.name, tc.verdict)
+		s := byName["case "+tc.name]
+		if s.Verdict != tc.verdict {
+			t.Errorf("the report says %q of %q, want %q", s.Verdict, tc.name, tc.verdict)
 		}
+		if len(s.Faults) != tc.faults {
+			t.Errorf("the report lists %d faults of %q, want %d", len(s.Faults), tc.name, tc.faults)
+		}
+		if s.Broken != tc.broken {
+			t.Errorf("the report says %q was broken in %q, want %q", s.Broken, tc.name, tc.broken)
+		}
+	}
+	// One system, one history: saved once, and every experiment's window is a span of it.
+	if len(histories) != 1 {
+		t.Errorf("the experiments of one system name %d history files, want 1: %v", len(histories), histories)
+	}
+	if sc := report.ScoreOf(got); sc.Checks == 0 || sc.Failed != 5 {
+		t.Errorf("score %+v: want the 5 failed cases and the checks of the others counted", sc)
 	}
 	for _, f := range []string{report.HTMLFile, report.MarkdownFile, report.JSONFile, report.JUnitFile} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {

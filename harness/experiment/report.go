@@ -31,6 +31,9 @@ type reporter struct {
 	started time.Time
 	c       *report.Collector
 	n       int
+	// names are the histories saved so far, by the name they were saved under: the
+	// experiments of one system (a Ginkgo Ordered container) share one history, saved once.
+	names map[*history.History]string
 }
 
 var defaultReport = &reporter{started: time.Now()}
@@ -41,7 +44,15 @@ func (r *reporter) add(s report.Scenario, histName string, h *history.History) {
 	if r.c == nil {
 		r.c = report.NewCollector(report.Run{StartedAt: r.started, Seed: s.Seed})
 	}
-	r.c.AddNamedHistory(histName, h)
+	if r.names == nil {
+		r.names = map[*history.History]string{}
+	}
+	if name, ok := r.names[h]; ok {
+		s.History = report.HistoryFile(name)
+	} else {
+		r.names[h] = histName
+		r.c.AddNamedHistory(histName, h)
+	}
 	r.c.Add(s)
 	r.n++
 }
@@ -101,16 +112,9 @@ func ReportDir() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("report dir: %w", err)
 	}
-	root := wd
-	for {
-		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(root)
-		if parent == root {
-			return "", fmt.Errorf("report dir: no go.mod above %s: set %s to the directory the report goes to", wd, ReportDirEnv)
-		}
-		root = parent
+	root, err := moduleRoot(wd)
+	if err != nil {
+		return "", fmt.Errorf("report dir: %w: set %s to the directory the report goes to", err, ReportDirEnv)
 	}
 	out := filepath.Join(root, "reports")
 	stamp := defaultReport.started.UTC().Format("20060102T150405Z")
@@ -126,6 +130,21 @@ func ReportDir() (string, error) {
 		}
 	}
 	return dir, nil
+}
+
+// moduleRoot is the directory of the go.mod at or above dir.
+func moduleRoot(dir string) (string, error) {
+	root := dir
+	for {
+		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+			return root, nil
+		}
+		parent := filepath.Dir(root)
+		if parent == root {
+			return "", fmt.Errorf("no go.mod above %s", dir)
+		}
+		root = parent
+	}
 }
 
 // PartDir is the directory below parts that the test binary running in dir (a

@@ -227,6 +227,14 @@ func (s *Scope) HealAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// Applied returns every fault applied in this scope, healed or not, oldest first: what
+// a report lists (a schedule's steps among them).
+func (s *Scope) Applied() []*Active {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.active)
+}
+
 // Active returns the faults applied in this scope that are not healed yet, oldest first.
 func (s *Scope) Active() []*Active {
 	s.mu.Lock()

@@ -27,7 +27,7 @@ func WriteMarkdown(w io.Writer, run Run) error {
 	fmt.Fprintf(b, ".\n\n")
 	fmt.Fprintf(b, "| Scenario | Backend | Verdict | Key figures | Heal took | Recovery |\n|---|---|---|---|---|---|\n")
 	for _, s := range run.Scenarios {
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", mdCell(s.Hypothesis), s.Backend, verdictMark(s.Verdict),
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", mdCell(s.Hypothesis+brokenText(s)), s.Backend, verdictMark(s.Verdict),
 			mdCell(keyFigures(append(s.Checks, s.Figures...))), healingText(s), recoveryText(s))
 	}
 	for _, s := range run.Scenarios {
@@ -175,3 +175,11 @@ func firstLine(s string) string {
 func mdCell(s string) string { return strings.ReplaceAll(mdLine(s), "|", `\|`) }
 
 func mdLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// brokenText notes, after a proof's hypothesis, what it broke on purpose.
+func brokenText(s Scenario) string {
+	if s.Broken == "" {
+		return ""
+	}
+	return " — with " + s.Broken + " broken on purpose, it must go red"
+}

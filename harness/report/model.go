@@ -49,6 +49,10 @@ type Scenario struct {
 	Backend string `json:"backend"`
 	// Labels are its Ginkgo labels.
 	Labels []string `json:"labels,omitempty"`
+	// Broken, when set, says what was broken on purpose: the scenario is then a proof
+	// that its checks are not blind, which passed when one of them went red (its red
+	// checks are what it shows, and the score counts none of its checks).
+	Broken string `json:"broken,omitempty"`
 	// Verdict is pass, fail or skipped.
 	Verdict string `json:"verdict"`
 	// Failure is the failure message, when it failed.

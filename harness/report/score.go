@@ -8,7 +8,8 @@ package report
 // hypothesis about the system that either held or did not; the share of passing checks
 // is reported beside it (ChecksPassed of Checks) to show how close a failing run came.
 // Only checks count there: informative results (figures nobody bounds) cannot fail, and
-// counting them would make a run look closer to green than it is.
+// counting them would make a run look closer to green than it is. Nor do the checks of a
+// proof that they are not blind (Scenario.Broken), which must go red.
 type Score struct {
 	Value        float64 `json:"value"`
 	Passed       int     `json:"passed"`
@@ -29,6 +30,9 @@ func ScoreOf(run Run) Score {
 			s.Failed++
 		default:
 			s.Skipped++
+			continue
+		}
+		if sc.Broken != "" {
 			continue
 		}
 		for _, c := range sc.Normalize().Checks {
