@@ -17,6 +17,7 @@ import (
 
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/experiment"
 	"github.com/faultline/faultline/harness/fault"
 	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/harness/load"
@@ -76,8 +77,8 @@ var durabilitySoak = scenario{
 // hold, so that the supervisor restarts what was killed, as it would in production.
 // Kv writes to keys of their own (each read back at the end) and deposits (summed
 // against the balances) run all along.
-func killCycles(n int) func(ctx SpecContext, e *env, s *spec) {
-	return func(ctx SpecContext, e *env, s *spec) {
+func killCycles(n int) func(ctx SpecContext, e *env, x *experiment.Experiment) {
+	return func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
 		db := e.sys.Database("accounts")
 		Expect(db).NotTo(BeNil(), "accounts has no database")
@@ -98,7 +99,7 @@ func killCycles(n int) func(ctx SpecContext, e *env, s *spec) {
 		wl.keep(ctx)
 		time.Sleep(2 * time.Second)
 
-		sc := e.scope()
+		sc := x.Scope()
 		var cycles []cycle
 		started := time.Now()
 		for i := range n {
@@ -107,7 +108,7 @@ func killCycles(n int) func(ctx SpecContext, e *env, s *spec) {
 				target = db
 			}
 			wl.keep(ctx) // a load that reached load.MaxDuration starts again
-			c := killAndRecover(ctx, e, sc, s, w, target, i%2 == 1)
+			c := killAndRecover(ctx, e, sc, w, target, i%2 == 1)
 			cycles = append(cycles, c)
 			GinkgoWriter.Printf("cycle %d/%d: %s\n", i+1, n, c)
 			if !c.recovered {
@@ -123,12 +124,12 @@ func killCycles(n int) func(ctx SpecContext, e *env, s *spec) {
 		written := w.readBack(ctx)
 		rec := recoveries(h, cycles, n, took, cycleRecoverWithin)
 		sums := dep.noLoss(after - before)
-		s.check(written, sums, rec)
+		x.Check(written, sums, rec)
 		// How each killed accounts instance came back by itself: figures, not checks
 		// (the recovery of every cycle is bounded by rec).
 		for _, c := range cycles {
 			if c.registered != nil {
-				s.check(check.SelfHealing(h, c.target, c.killedAt, c.registered()))
+				x.Check(check.SelfHealing(h, c.target, c.killedAt, c.registered()))
 			}
 		}
 		summary := fmt.Sprintf("%d of %d cycles in %s (%s per cycle); %s; deposits: %s; %s", len(cycles), n,
@@ -168,16 +169,13 @@ func (c cycle) String() string {
 // killAndRecover kills target with SIGKILL, waits for the supervisor to restart it, and
 // then for the write load to be acknowledged again: by the restarted instance itself,
 // or, for the database, by any instance.
-func killAndRecover(ctx context.Context, e *env, sc *fault.Scope, s *spec, w *writes, target *harness.Instance, database bool) cycle {
+func killAndRecover(ctx context.Context, e *env, sc *fault.Scope, w *writes, target *harness.Instance, database bool) cycle {
 	h := e.sys.History()
 	c := cycle{target: target.Name(), database: database, began: time.Now()}
 	if !database {
 		c.registered = watchRegistration(ctx, e, target.Name())
 	}
 	kill, err := sc.Apply(ctx, fault.Kill(target))
-	if kill != nil {
-		s.applied(kill)
-	}
 	Expect(err).NotTo(HaveOccurred())
 	c.killedAt = kill.InjectedAt()
 	deadline := time.Now().Add(cycleRecoverWithin)

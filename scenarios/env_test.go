@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/check"
-	"github.com/faultline/faultline/harness/fault"
 	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/harness/load"
 	"github.com/faultline/faultline/harness/reference"
@@ -94,14 +92,6 @@ func (e *env) drive(ctx context.Context, name string, rate int, d time.Duration,
 	return run
 }
 
-// scope returns a fault scope for the spec: every fault it applies is healed when the
-// spec ends, pass, fail or panic.
-func (e *env) scope() *fault.Scope {
-	sc := fault.NewScope(e.sys.History(), slog.New(slog.NewTextHandler(GinkgoWriter, nil)), fault.WithSeed(int64(runSeed())))
-	DeferCleanup(sc.HealAll)
-	return sc
-}
-
 // steady is the reference system's steady-state hypothesis: the gateway is ready, every
 // business instance is running and registered, and each service answers through the
 // gateway.
@@ -130,35 +120,6 @@ func (e *env) steady() check.Hypothesis {
 		probe("accounts answer", "/api/accounts/v1/accounts/acct-0"),
 		probe("inventory answers", "/api/inventory/v1/items/item-0"),
 	}}
-}
-
-// mustBeSteady verifies the steady state before a fault: a precondition, not a check.
-// When it does not hold within 30 s it aborts the spec, with the probes' own words,
-// instead of injecting anything.
-func (e *env) mustBeSteady(ctx context.Context, phase string) {
-	var r check.Result
-	Eventually(func() bool {
-		r = e.steady().Verify(ctx, phase)
-		return r.Pass
-	}).WithTimeout(30*time.Second).WithPolling(500*time.Millisecond).Should(BeTrue(),
-		func() string {
-			return "steady state does not hold " + phase + " the fault; nothing was injected: " + r.Message
-		})
-}
-
-// steadyAgain is the steady-state check after a fault: it verifies the probes until
-// they hold or 30 s pass, and returns the last result, passed or failed, for the
-// scenario's checks to judge. (Asserting here instead would fail the spec before the
-// result was collected, and the report would never show the check red.)
-func (e *env) steadyAgain(ctx context.Context, phase string) check.Result {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		r := e.steady().Verify(ctx, phase)
-		if r.Pass || time.Now().After(deadline) || ctx.Err() != nil {
-			return r
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
 }
 
 // window returns the part of the history from `from` to now, on the run's clock.

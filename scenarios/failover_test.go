@@ -8,6 +8,7 @@ import (
 
 	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/experiment"
 	"github.com/faultline/faultline/harness/fault"
 )
 
@@ -16,23 +17,22 @@ import (
 var failover = scenario{
 	hypothesis: "failover: with one of two accounts instances killed, at least 99% of accounts requests are served and its traffic moves to the sibling",
 	labels:     []string{"failover"},
-	body: func(ctx SpecContext, e *env, s *spec) {
+	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
 		run := e.drive(ctx, "failover", 50, 12*time.Second, readAccounts)
 		time.Sleep(3 * time.Second)
 
 		victim := e.sys.Instance("accounts-1")
-		kill, err := e.scope().Apply(ctx, fault.Kill(victim, fault.HoldDown(e.sys.Supervisor())))
+		kill, err := x.Scope().Apply(ctx, fault.Kill(victim, fault.HoldDown(e.sys.Supervisor())))
 		Expect(err).NotTo(HaveOccurred())
-		s.applied(kill)
 		time.Sleep(6 * time.Second)
 		Expect(kill.Heal(ctx)).To(Succeed())
 		_, err = run.Wait()
 		Expect(err).NotTo(HaveOccurred())
 
 		during := faultline.During(h, kill).On("accounts")
-		s.check(
-			check.Availability(h, faultline.Between(h, "before "+kill.String(), s.from, kill.InjectedAt()).On("accounts").Selection(), 0.99),
+		x.Check(
+			check.Availability(h, faultline.Between(h, "before "+kill.String(), x.Began(), kill.InjectedAt()).On("accounts").Selection(), 0.99),
 			check.Availability(h, during.Selection(), 0.99),
 			check.Failover(h, during.Selection(), victim.Name(), 3*time.Second),
 			// Reported, not judged: the gateway's retries may hide the kill from every

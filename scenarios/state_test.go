@@ -19,6 +19,7 @@ import (
 
 	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/experiment"
 	"github.com/faultline/faultline/harness/fault"
 	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/harness/load"
@@ -59,21 +60,20 @@ const (
 var registryPartition = scenario{
 	hypothesis: "registry partition: an accounts instance cut off the registry is evicted and gets no traffic, at least 99% of accounts requests are served, and after the heal it re-registers and serves again",
 	labels:     []string{"registry-partition"},
-	body: func(ctx SpecContext, e *env, s *spec) {
+	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
 		victim := e.sys.Instance("accounts-2")
 		Expect(victim).NotTo(BeNil())
 		run := e.drive(ctx, "registry-partition", 40, 28*time.Second, readAccounts)
 		time.Sleep(2 * time.Second)
 
-		cut, err := e.scope().Apply(ctx, fault.PartitionFromRegistry(victim.Registry))
+		cut, err := x.Scope().Apply(ctx, fault.PartitionFromRegistry(victim.Registry))
 		Expect(err).NotTo(HaveOccurred())
-		s.applied(cut)
 		evicted, evictedAt := waitFor(ctx, h, evictWithin, func(ctx context.Context) bool {
 			ids, err := reference.Listed(ctx, e.sys, "accounts")
 			return err == nil && !slices.Contains(ids, victim.Name())
 		})
-		s.check(within("eviction", "registry lists "+victim.Name()+" no more", cut.InjectedAt(), evicted, evictedAt, evictWithin))
+		x.Check(within("eviction", "registry lists "+victim.Name()+" no more", cut.InjectedAt(), evicted, evictedAt, evictWithin))
 		// The gateway watches the registry: give it a second, then hold for a while.
 		time.Sleep(6 * time.Second)
 		Expect(cut.Heal(ctx)).To(Succeed())
@@ -84,7 +84,7 @@ var registryPartition = scenario{
 			defer cancel()
 			return reference.Registered(ctx, e.sys, "accounts") == nil
 		})
-		s.check(within("re-registration", "registry lists "+victim.Name()+" again", healedAt, back, backAt, reregisterWithin))
+		x.Check(within("re-registration", "registry lists "+victim.Name()+" again", healedAt, back, backAt, reregisterWithin))
 		_, err = run.Wait()
 		Expect(err).NotTo(HaveOccurred())
 
@@ -93,7 +93,7 @@ var registryPartition = scenario{
 		if !evicted {
 			late.Window.From = accounts.Window.To
 		}
-		s.check(
+		x.Check(
 			check.Availability(h, accounts.Selection(), 0.99),
 			servedBy(h, late, victim.Name(), false),
 			servedBy(h, check.Selection{Window: check.Window{Name: "after re-registration", From: backAt, To: h.Now()}, Routes: []string{"accounts"}}, victim.Name(), true),
@@ -106,16 +106,15 @@ var registryPartition = scenario{
 var registryDown = scenario{
 	hypothesis: "registry down: with the registry killed, at least 99% of accounts and inventory requests are served from the gateway's cache, and after its restart the registry lists every instance again",
 	labels:     []string{"registry-down"},
-	body: func(ctx SpecContext, e *env, s *spec) {
+	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
 		regs := e.sys.Instances("registry")
 		Expect(regs).To(HaveLen(1))
 		run := e.drive(ctx, "registry-down", 40, 20*time.Second, readAccounts, readInventory)
 		time.Sleep(3 * time.Second)
 
-		kill, err := e.scope().Apply(ctx, fault.Kill(regs[0], fault.HoldDown(e.sys.Supervisor())))
+		kill, err := x.Scope().Apply(ctx, fault.Kill(regs[0], fault.HoldDown(e.sys.Supervisor())))
 		Expect(err).NotTo(HaveOccurred())
-		s.applied(kill)
 		time.Sleep(8 * time.Second)
 		Expect(kill.Heal(ctx)).To(Succeed())
 		healedAt, _ := kill.HealedAt()
@@ -126,18 +125,18 @@ var registryDown = scenario{
 				defer cancel()
 				return reference.Registered(ctx, e.sys, svc) == nil
 			})
-			s.check(within("relearned "+svc, "the restarted registry lists every "+svc+" instance", healedAt, ok, at, reregisterWithin))
+			x.Check(within("relearned "+svc, "the restarted registry lists every "+svc+" instance", healedAt, ok, at, reregisterWithin))
 		}
 		_, err = run.Wait()
 		Expect(err).NotTo(HaveOccurred())
 
 		during := faultline.During(h, kill)
-		s.check(
+		x.Check(
 			check.Availability(h, during.On("accounts").Selection(), 0.99),
 			check.Availability(h, during.On("inventory").Selection(), 0.99),
 		)
 		// Reported, not judged: what the hypothesis bounds is the outage, served from the cache.
-		s.check(check.Informative(check.Availability(h, faultline.After(h, kill).On("accounts", "inventory").Selection(), 0.99)))
+		x.Check(check.Informative(check.Availability(h, faultline.After(h, kill).On("accounts", "inventory").Selection(), 0.99)))
 	},
 }
 
@@ -147,7 +146,7 @@ var registryDown = scenario{
 var databaseLoss = scenario{
 	hypothesis: "database loss: with accounts' etcd killed, accounts fails fast and at least 99% of inventory requests are served; after it, and an accounts crash mid-deposit, no acknowledged deposit is lost",
 	labels:     []string{"database-loss"},
-	body: func(ctx SpecContext, e *env, s *spec) {
+	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
 		db := e.sys.Database("accounts")
 		Expect(db).NotTo(BeNil())
@@ -162,16 +161,14 @@ var databaseLoss = scenario{
 		inv := e.drive(ctx, "database-loss", 20, 18*time.Second, readInventory)
 		time.Sleep(3 * time.Second)
 
-		kill, err := e.scope().Apply(ctx, fault.Kill(db, fault.HoldDown(e.sys.Supervisor())))
+		kill, err := x.Scope().Apply(ctx, fault.Kill(db, fault.HoldDown(e.sys.Supervisor())))
 		Expect(err).NotTo(HaveOccurred())
-		s.applied(kill)
 		time.Sleep(7 * time.Second)
 		Expect(kill.Heal(ctx)).To(Succeed())
 		// Deposits resume; then one accounts instance crashes in the middle of them.
 		time.Sleep(3 * time.Second)
-		crash, err := e.scope().Apply(ctx, fault.Kill(e.sys.Instance("accounts-1")))
+		crash, err := x.Scope().Apply(ctx, fault.Kill(e.sys.Instance("accounts-1")))
 		Expect(err).NotTo(HaveOccurred())
-		s.applied(crash)
 		Expect(crash.Heal(ctx)).To(Succeed())
 		_, err = run.Wait()
 		Expect(err).NotTo(HaveOccurred())
@@ -180,7 +177,7 @@ var databaseLoss = scenario{
 
 		after := balancesEventually(ctx, e, accts)
 		during := faultline.During(h, kill)
-		s.check(
+		x.Check(
 			answerLatency(h, during.On("deposit").Selection(), fastFailure),
 			check.Availability(h, during.On("inventory").Selection(), 0.99),
 			dep.noLoss(after-before),
@@ -194,7 +191,7 @@ var databaseLoss = scenario{
 var nemesis = scenario{
 	hypothesis: "nemesis: under 60s of seeded random faults on the accounts instances and links, the kv register stays linearizable and ends on written values",
 	labels:     []string{"nemesis"},
-	body: func(ctx SpecContext, e *env, s *spec) {
+	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
 		catalog, err := fault.NewCatalog().Only("kill", "pause", "latency", "black-hole")
 		Expect(err).NotTo(HaveOccurred())
@@ -219,16 +216,13 @@ var nemesis = scenario{
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(run.Stop)
 		time.Sleep(time.Second)
-		sc := e.scope()
+		sc := x.Scope()
 		playErr := sc.Play(ctx, sched)
-		for _, a := range sc.Active() {
-			s.applied(a)
-		}
 		Expect(playErr).NotTo(HaveOccurred())
 		_, err = run.Wait()
 		Expect(err).NotTo(HaveOccurred())
 
-		s.check(
+		x.Check(
 			check.Linearizable(h, check.Selection{Window: window(h, "nemesis", from), Routes: []string{"kv"}}, time.Minute),
 			kv.endsOnWritten(ctx),
 		)

@@ -2,8 +2,9 @@
 // system: each spec's name is its hypothesis; each runs load through the gateway,
 // injects faults through harness/fault, and collects checker results that must all
 // pass. The whole list runs once per backend (labels "local" and "docker"); pick with
-// -ginkgo.label-filter, or FAULTLINE_RUNTIME=local|docker. With FAULTLINE_REPORT_DIR
-// set, every scenario's outcome and the histories are saved there for the report.
+// -ginkgo.label-filter, or FAULTLINE_RUNTIME=local|docker. Each scenario is an
+// experiment of harness/experiment, written as a user's suite would write it; the
+// report goes to $FAULTLINE_REPORT_DIR, else reports/<time>/ at the module's root.
 package scenarios_test
 
 import (
@@ -21,6 +22,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/experiment"
 	"github.com/faultline/faultline/harness/reference"
 	"github.com/faultline/faultline/harness/report"
 	"github.com/faultline/faultline/harness/runtime/docker"
@@ -40,10 +42,7 @@ func TestScenarios(t *testing.T) {
 // logFailedChecks repeats, after Ginkgo's summary, the checks that failed and their
 // figures: the last lines of a long CI log then say what went wrong, not only where.
 func logFailedChecks(t *testing.T) {
-	if collector == nil {
-		return
-	}
-	for _, sc := range collector.Run().Scenarios {
+	for _, sc := range experiment.Outcomes() {
 		if sc.Verdict != report.Fail {
 			continue
 		}
@@ -91,24 +90,19 @@ func wants(backend string) bool {
 	return k == "auto" || k == "" || k == backend
 }
 
-// collector gathers every scenario's outcome for the report.
-var collector *report.Collector
-
 var _ = BeforeSuite(func() {
-	collector = report.NewCollector(report.Run{StartedAt: time.Now(), Seed: runSeed()})
 	GinkgoWriter.Printf("faultline seed %d — replay with FAULTLINE_SEED=%d\n", runSeed(), runSeed())
 })
 
-// The outcomes are saved in a ReportAfterSuite, which Ginkgo runs even after an
+// The report is written in a ReportAfterSuite, which Ginkgo runs even after an
 // interrupt, so that a run stopped with Ctrl-C still leaves a full report of what ran.
-var _ = ReportAfterSuite("save the report data", func(Report) {
-	dir := os.Getenv("FAULTLINE_REPORT_DIR")
-	if dir == "" || collector == nil {
+var _ = ReportAfterSuite("faultline report", func(Report) {
+	if experiment.Recorded() == 0 {
 		return
 	}
-	run := collector.Run()
-	GinkgoWriter.Printf("saving %d scenario outcomes to %s\n", len(run.Scenarios), dir)
-	Expect(collector.Save(dir)).To(Succeed())
+	dir, err := experiment.WriteReport("")
+	Expect(err).NotTo(HaveOccurred())
+	GinkgoWriter.Printf("report of %d experiments in %s\n", experiment.Recorded(), dir)
 })
 
 func init() {
@@ -118,7 +112,6 @@ func init() {
 			BeforeAll(func(ctx SpecContext) {
 				skipUnlessWanted(ctx, backend)
 				e.up(ctx)
-				collector.AddHistory(backend, e.sys.History())
 			}, NodeTimeout(5*time.Minute))
 			for _, s := range scenarios {
 				s.register(e)

@@ -16,6 +16,7 @@ import (
 	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/experiment"
 	"github.com/faultline/faultline/harness/fault"
 	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/harness/load"
@@ -58,19 +59,18 @@ var trafficBlind = []blind{
 var isolation = scenario{
 	hypothesis: "isolation: with every inventory instance down, accounts keeps at least 99% served and its p99 barely moves, and orders fail fast (answered within 2.5s) and recover once inventory is back",
 	labels:     []string{"isolation"},
-	body: func(ctx SpecContext, e *env, s *spec) {
+	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
 		from := h.Now()
 		accounts := e.drive(ctx, "isolation accounts", 40, time.Minute, readAccounts)
 		orders := e.drive(ctx, "isolation orders", 10, time.Minute, createOrders)
 		time.Sleep(4 * time.Second)
 
-		sc := e.scope()
+		sc := x.Scope()
 		var kills []*fault.Active
 		for _, inst := range e.sys.Instances("inventory") {
 			kill, err := sc.Apply(ctx, fault.Kill(inst, fault.HoldDown(e.sys.Supervisor())))
 			Expect(err).NotTo(HaveOccurred())
-			s.applied(kill)
 			kills = append(kills, kill)
 		}
 		time.Sleep(6 * time.Second)
@@ -86,13 +86,13 @@ var isolation = scenario{
 		// Skip the load's first second: it opens its connections.
 		before := check.Window{Name: "before inventory went down", From: from + time.Second, To: first.InjectedAt()}
 		during := faultline.Between(h, "while every inventory instance is down", last.InjectedAt(), healStart)
-		s.check(
+		x.Check(
 			check.Isolation(h, []string{"accounts"}, before, during.Window, 0.99, 3, 250*time.Millisecond),
 			check.FailFast(h, during.On("orders").Selection(), 2500*time.Millisecond),
 			check.Detect(h, during.On("orders").Selection(), 0),
 		)
 		// From the heal's start: restarting inventory is part of what orders wait for.
-		s.recovered(h, check.Recover(h, faultline.SinceHeal(h, spanners(kills)...).On("orders").Selection(), 0.95, 2*time.Second, 15*time.Second), kills...)
+		x.Recovered(check.Recover(h, faultline.SinceHeal(h, spanners(kills)...).On("orders").Selection(), 0.95, 2*time.Second, 15*time.Second), kills...)
 	},
 }
 
@@ -100,7 +100,7 @@ var isolation = scenario{
 var selfHealing = scenario{
 	hypothesis: "self-healing: a killed accounts instance is restarted by the supervisor, registers again and serves traffic within 20s, with at least 99% of accounts requests served meanwhile",
 	labels:     []string{"self-healing"},
-	body: func(ctx SpecContext, e *env, s *spec) {
+	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
 		run := e.drive(ctx, "self-healing", 40, time.Minute, readAccounts)
 		time.Sleep(3 * time.Second)
@@ -108,9 +108,8 @@ var selfHealing = scenario{
 		victim := e.sys.Instance("accounts-2")
 		Expect(victim).NotTo(BeNil(), "accounts-2 is not part of the system")
 		registered := watchRegistration(ctx, e, victim.Name())
-		kill, err := e.scope().Apply(ctx, fault.Kill(victim))
+		kill, err := x.Scope().Apply(ctx, fault.Kill(victim))
 		Expect(err).NotTo(HaveOccurred())
-		s.applied(kill)
 
 		// The supervisor, not the scenario, brings it back.
 		var restart supervise.RestartRecord
@@ -129,13 +128,13 @@ var selfHealing = scenario{
 		stopLoads(run)
 
 		during := faultline.During(h, kill).On("accounts")
-		s.check(
+		x.Check(
 			check.Availability(h, during.Selection(), 0.99),
 			rejoined(h, victim.Name(), kill.InjectedAt(), restart, 20*time.Second),
 			check.SelfHealing(h, victim.Name(), kill.InjectedAt(), registered()),
 		)
 		// From the kill: nothing heals it but the supervisor, and the system must absorb it.
-		s.recovered(h, check.Recover(h, during.Selection(), 0.99, time.Second, 20*time.Second))
+		x.Recovered(check.Recover(h, during.Selection(), 0.99, time.Second, 20*time.Second))
 	},
 }
 
@@ -144,17 +143,16 @@ var selfHealing = scenario{
 var slowDependency = scenario{
 	hypothesis: "slow dependency: with 2s of latency on every inventory instance, the gateway's attempt timeout and breaker keep every orders answer's p99 within 1.6s, and orders succeed again within 10s of the heal",
 	labels:     []string{"slow-dependency"},
-	body: func(ctx SpecContext, e *env, s *spec) {
+	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
 		run := e.drive(ctx, "slow dependency", 20, time.Minute, createOrders)
 		time.Sleep(3 * time.Second)
 
-		sc := e.scope()
+		sc := x.Scope()
 		var slow []*fault.Active
 		for _, inst := range e.sys.Instances("inventory") {
 			lat, err := sc.Apply(ctx, fault.Latency(inst.Ingress, 2*time.Second))
 			Expect(err).NotTo(HaveOccurred())
-			s.applied(lat)
 			slow = append(slow, lat)
 		}
 		time.Sleep(6 * time.Second)
@@ -166,11 +164,11 @@ var slowDependency = scenario{
 
 		healStart, _ := slow[0].HealStartedAt()
 		during := faultline.Between(h, "while inventory is slow", slow[0].InjectedAt(), healStart).On("orders")
-		s.check(
+		x.Check(
 			check.FailFast(h, during.Selection(), 1600*time.Millisecond),
 			check.Detect(h, during.Selection(), 0),
 		)
-		s.recovered(h, check.Recover(h, faultline.SinceHeal(h, spanners(slow)...).On("orders").Selection(), 0.95, 2*time.Second, 10*time.Second), slow...)
+		x.Recovered(check.Recover(h, faultline.SinceHeal(h, spanners(slow)...).On("orders").Selection(), 0.95, 2*time.Second, 10*time.Second), slow...)
 	},
 }
 
@@ -179,7 +177,7 @@ var slowDependency = scenario{
 var overload = scenario{
 	hypothesis: "overload: a key sending 150 req/s past its 50 req/s limit has its excess shed with 429 rather than 5xx (at most 1%), while another key keeps at least 99% served",
 	labels:     []string{"overload"},
-	body: func(ctx SpecContext, e *env, s *spec) {
+	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		// The flood uses the tier key, limited to 50 req/s: three times that is cheap to
 		// send on both backends (a busy 2-core box carries about 200–300 req/s through
 		// the docker backend's proxies, too few to flood the default 200 req/s limit).
@@ -200,7 +198,7 @@ var overload = scenario{
 		Expect(err).NotTo(HaveOccurred())
 
 		during := faultline.Between(h, "during tier-key's burst", burstFrom, burstTo)
-		s.check(
+		x.Check(
 			// The limit must act (the blind with no limit sheds nothing): 150 req/s for 3 s
 			// against 50 req/s with a burst of 50 sheds about half; even a box that sends
 			// the flood at only 100 req/s sees a third shed.
@@ -220,7 +218,7 @@ var overload = scenario{
 var discovery = scenario{
 	hypothesis: "auto-discovery: a new accounts instance started under load takes traffic within 10s, with at least 99% of accounts requests served and nothing restarted",
 	labels:     []string{"discovery"},
-	body: func(ctx SpecContext, e *env, s *spec) {
+	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
 		restarts := len(e.sys.Supervisor().Restarts())
 		from := h.Now()
@@ -238,7 +236,7 @@ var discovery = scenario{
 		time.Sleep(5 * time.Second)
 		stopLoads(run)
 
-		s.check(
+		x.Check(
 			check.Availability(h, faultline.Between(h, "the discovery load", from, h.Now()).On("accounts").Selection(), 0.99),
 			discovered(h, added.Name(), startedAt, 10*time.Second),
 			noRestarts(e.sys.Supervisor().Restarts()[restarts:], check.Window{Name: "the discovery load", From: from, To: h.Now()}),

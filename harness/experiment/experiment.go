@@ -327,7 +327,7 @@ func (e *Experiment) record(checks check.Results, failed []string, aborted strin
 		}
 	}
 	slug := strings.Trim(slugRE.ReplaceAllString(strings.ToLower(e.cfg.Hypothesis), "-"), "-")
-	histName := backend + "-" + slugRE.ReplaceAllString(strings.ToLower(e.t.Name()), "-")
+	histName := report.FileSlug(backend + "-" + e.t.Name())
 	labels := e.cfg.Labels
 	if e.cfg.Broken != "" && !slices.Contains(labels, "blind") {
 		labels = append(slices.Clone(labels), "blind")

@@ -64,6 +64,17 @@ func Recorded() int {
 	return defaultReport.n
 }
 
+// Outcomes returns the experiments this test binary has recorded so far, in order: a
+// suite can repeat its failed checks after its summary.
+func Outcomes() []report.Scenario {
+	defaultReport.mu.Lock()
+	defer defaultReport.mu.Unlock()
+	if defaultReport.c == nil {
+		return nil
+	}
+	return defaultReport.c.Run().Scenarios
+}
+
 // WriteReport writes the report of every experiment recorded so far into dir
 // (index.html, summary.md, report.json, junit.xml, with each experiment's history and
 // its checks' artifacts), or, when dir is "", into ReportDir; under `faultline run`

@@ -37,7 +37,7 @@ func SaveArtifacts(dir string, run Run) (Run, error) {
 						if a.File == "" {
 							file = "artifact"
 						}
-						base := anchor(s.ID) + "-" + file
+						base := FileSlug(s.ID) + "-" + file
 						name = path.Join(ArtifactsDir, base)
 						for n := 2; taken[name]; n++ {
 							name = path.Join(ArtifactsDir, fmt.Sprintf("%d-%s", n, base))

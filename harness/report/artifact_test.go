@@ -78,3 +78,31 @@ func TestANonLinearizableHistoryKeepsItsVisualisation(t *testing.T) {
 		}
 	}
 }
+
+// TestFileSlugsFitAFileSystem: a hypothesis is a sentence, and a file named after it
+// must still open: long slugs are cut and keep a hash of the whole, short ones are kept.
+func TestFileSlugsFitAFileSystem(t *testing.T) {
+	long := "local/" + strings.Repeat("with every inventory instance down accounts keeps serving ", 6)
+	for _, tc := range []struct {
+		name, in, want string
+	}{
+		{"short", "local/Failover: 99%", "local-failover--99"},
+		{"long", long, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := report.FileSlug(tc.in)
+			if tc.want != "" && got != tc.want {
+				t.Errorf("FileSlug(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+			if len(got) > 80 {
+				t.Errorf("FileSlug of %d bytes is %d bytes long, want at most 80: %q", len(tc.in), len(got), got)
+			}
+			if f := filepath.Join(t.TempDir(), report.HistoryFile(got)); os.WriteFile(f, nil, 0o644) != nil {
+				t.Errorf("a file named after %q cannot be written", got)
+			}
+		})
+	}
+	if a, b := report.FileSlug(long+"a"), report.FileSlug(long+"b"); a == b {
+		t.Errorf("two long names that differ only at their end share the slug %q", a)
+	}
+}

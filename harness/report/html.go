@@ -4,6 +4,7 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"hash/fnv"
 	"html/template"
 	"io"
 	"strings"
@@ -118,4 +119,21 @@ func anchor(id string) string {
 		}
 	}
 	return b.String()
+}
+
+// maxFileSlug bounds the part of a file name made from a scenario's words: file systems
+// refuse names over 255 bytes, and a hypothesis is a sentence.
+const maxFileSlug = 80
+
+// FileSlug is s made fit for a file name: lower-case letters, digits and dashes, at most
+// 80 bytes; a longer one is cut and ends in a hash of the whole, so that two long names
+// that begin alike still differ.
+func FileSlug(s string) string {
+	slug := strings.Trim(anchor(s), "-")
+	if len(slug) <= maxFileSlug {
+		return slug
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(s))
+	return fmt.Sprintf("%s-%08x", strings.TrimRight(slug[:maxFileSlug-9], "-"), h.Sum32())
 }
