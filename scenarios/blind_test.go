@@ -27,6 +27,7 @@ type blind struct {
 var blinds = slices.Concat(
 	[]blind{{property: "gateway retries", breaks: reference.WithEnv("gateway", "GATEWAY_RETRIES", "0"), scenario: failover}},
 	trafficBlind,
+	sagaBlind,
 	stateBlind,
 	durabilityBlind,
 )

@@ -68,6 +68,7 @@ func firstLine(s string) string {
 var scenarios = slices.Concat(
 	[]scenario{failover},
 	trafficScenarios,    // traffic_test.go: isolation, self-healing, discovery, slow dependency, overload
+	sagaScenarios,       // saga_test.go: the orders saga's consistency, orders' own fail-fast
 	stateScenarios,      // state_test.go: registry partition and outage, database loss, nemesis
 	durabilityScenarios, // durability_test.go: kill -9 cycles, short and (slow) 50-cycle soak
 )

@@ -245,12 +245,16 @@ func (e *Experiment) Recovered(rec check.Result, heals ...*fault.Active) {
 }
 
 // finish ends the experiment: heals what is still applied, checks the steady state
-// again, judges the checks and records the experiment.
+// again, judges the checks, records the experiment, and only then fails the test, once,
+// with every reason: under Ginkgo the first failure stops the cleanup it is called in,
+// and the report must not lose a failed experiment.
 func (e *Experiment) finish() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := e.scope.HealAll(ctx); err != nil {
-		e.t.Errorf("experiment %q: heal at its end: %v", e.cfg.Hypothesis, err)
+	var failed []string
+	healErr := e.scope.HealAll(ctx)
+	if healErr != nil {
+		failed = append(failed, fmt.Sprintf("heal at its end: %v", healErr))
 	}
 	e.mu.Lock()
 	aborted := e.aborted
@@ -262,40 +266,37 @@ func (e *Experiment) finish() {
 	checks := e.checks
 	e.mu.Unlock()
 	if e.cfg.Broken != "" {
-		e.record(checks, e.judgeBroken(checks, aborted), aborted)
-		return
-	}
-	var failed []string
-	for _, r := range checks.Checks() {
-		if !r.Pass {
-			failed = append(failed, fmt.Sprintf("%s: %s", r.Check, r.Message))
-			e.t.Errorf("experiment %q: check %s", e.cfg.Hypothesis, failed[len(failed)-1])
+		failed = append(failed, e.judgeBroken(checks, aborted)...)
+	} else {
+		for _, r := range checks.Checks() {
+			if !r.Pass {
+				failed = append(failed, fmt.Sprintf("check %s: %s", r.Check, r.Message))
+			}
+		}
+		if aborted == "" && len(checks.Checks()) == 0 && !e.t.Failed() {
+			failed = append(failed, "no check: add what must hold with Check (a figure alone proves nothing)")
 		}
 	}
-	if aborted == "" && len(checks.Checks()) == 0 && !e.t.Failed() {
-		e.t.Errorf("experiment %q: no check: add what must hold with Check (a figure alone proves nothing)", e.cfg.Hypothesis)
-		failed = append(failed, "no check")
-	}
 	e.record(checks, failed, aborted)
+	if len(failed) > 0 {
+		e.t.Errorf("experiment %q:\n%s", e.cfg.Hypothesis, strings.Join(failed, "\n"))
+	}
 }
 
 // judgeBroken judges a proof that the checks are not blind (Config.Broken): it fails
 // when every check passed, and returns why.
 func (e *Experiment) judgeBroken(checks check.Results, aborted string) []string {
-	if aborted != "" {
+	switch {
+	case aborted != "":
 		return nil
-	}
-	if len(checks.Checks()) == 0 {
-		e.t.Errorf("experiment %q: no check: add what must hold with Check (a figure alone proves nothing)", e.cfg.Hypothesis)
-		return []string{"no check"}
+	case len(checks.Checks()) == 0:
+		return []string{"no check: add what must hold with Check (a figure alone proves nothing)"}
 	}
 	if red := checks.Checks().Failed(); len(red) > 0 {
 		e.t.Logf("experiment %q with %s broken on purpose: red as it must be:\n%s", e.cfg.Hypothesis, e.cfg.Broken, red)
 		return nil
 	}
-	msg := fmt.Sprintf("with %s broken on purpose, every check still passed: they are blind to it:\n%s", e.cfg.Broken, checks.Checks())
-	e.t.Errorf("experiment %q: %s", e.cfg.Hypothesis, msg)
-	return []string{msg}
+	return []string{fmt.Sprintf("with %s broken on purpose, every check still passed: they are blind to it:\n%s", e.cfg.Broken, checks.Checks())}
 }
 
 // FailureMessager is what an experiment reads of its test, when the test has it, to say

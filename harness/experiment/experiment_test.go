@@ -34,6 +34,8 @@ type fakeT struct {
 	cleanups []func()
 	errors   []string
 	fatal    string
+	// ginkgoLike makes Errorf stop the function it is called in, as GinkgoT()'s does.
+	ginkgoLike bool
 }
 
 type fatalStop struct{}
@@ -52,6 +54,9 @@ func (f *fakeT) Errorf(format string, args ...any) {
 	f.mu.Lock()
 	f.errors = append(f.errors, fmt.Sprintf(format, args...))
 	f.mu.Unlock()
+	if f.ginkgoLike {
+		panic(fatalStop{})
+	}
 }
 func (f *fakeT) Fatalf(format string, args ...any) {
 	f.mu.Lock()
@@ -62,7 +67,7 @@ func (f *fakeT) Fatalf(format string, args ...any) {
 
 // run runs body as a test would, then its cleanups, last registered first.
 func (f *fakeT) run(body func()) {
-	func() {
+	stopped := func(fn func()) {
 		defer func() {
 			if p := recover(); p != nil {
 				if _, ok := p.(fatalStop); !ok {
@@ -70,10 +75,11 @@ func (f *fakeT) run(body func()) {
 				}
 			}
 		}()
-		body()
-	}()
+		fn()
+	}
+	stopped(body)
 	for i := len(f.cleanups) - 1; i >= 0; i-- {
-		f.cleanups[i]()
+		stopped(f.cleanups[i])
 	}
 }
 
@@ -157,6 +163,7 @@ func TestAnExperimentGoesRedForEachWayItCanFail(t *testing.T) {
 		injection bool     // whether a fault was injected
 		broken    string   // Config.Broken
 		faults    int      // the faults the report lists
+		ginkgo    bool     // a test whose Errorf stops the cleanup, as under Ginkgo
 	}{
 		{name: "steady state does not hold", steady: []check.Probe{holds, breaks},
 			method: func(e *experiment.Experiment) {
@@ -171,6 +178,12 @@ func TestAnExperimentGoesRedForEachWayItCanFail(t *testing.T) {
 				e.Check(check.Availability(h, check.Selection{Window: check.Window{Name: "during", From: a.InjectedAt(), To: h.Now()}}, 0.99))
 			},
 			verdict: report.Fail, errs: []string{"check availability"}, injection: true, faults: 1},
+		{name: "a check fails under Ginkgo", steady: []check.Probe{holds}, ginkgo: true,
+			method: func(e *experiment.Experiment) {
+				e.Check(check.Availability(h, check.Selection{Window: check.Window{Name: "nothing", From: h.Now(), To: h.Now()}}, 0.99),
+					check.Availability(h, check.Selection{Window: check.Whole(h)}, 1.01))
+			},
+			verdict: report.Fail, errs: []string{"check availability"}},
 		{name: "steady state broken by the method", steady: []check.Probe{after},
 			method: func(e *experiment.Experiment) {
 				brokenAfter = true
@@ -219,7 +232,7 @@ func TestAnExperimentGoesRedForEachWayItCanFail(t *testing.T) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			brokenAfter = false
-			ft := &fakeT{name: "TestCase/" + tc.name}
+			ft := &fakeT{name: "TestCase/" + tc.name, ginkgoLike: tc.ginkgo}
 			faultsBefore := len(faultEvents(h))
 			ft.run(func() {
 				e := experiment.Start(ctx, ft, sys, experiment.Config{
@@ -279,8 +292,8 @@ func TestAnExperimentGoesRedForEachWayItCanFail(t *testing.T) {
 	if len(histories) != 1 {
 		t.Errorf("the experiments of one system name %d history files, want 1: %v", len(histories), histories)
 	}
-	if sc := report.ScoreOf(got); sc.Checks == 0 || sc.Failed != 5 {
-		t.Errorf("score %+v: want the 5 failed cases and the checks of the others counted", sc)
+	if sc := report.ScoreOf(got); sc.Checks == 0 || sc.Failed != 6 {
+		t.Errorf("score %+v: want the 6 failed cases and the checks of the others counted", sc)
 	}
 	for _, f := range []string{report.HTMLFile, report.MarkdownFile, report.JSONFile, report.JUnitFile} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {

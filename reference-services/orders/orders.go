@@ -77,6 +77,8 @@ type Service struct {
 	lease    time.Duration
 	interval time.Duration
 	now      func() time.Time
+	// noRelease breaks the saga on purpose: a rejected order keeps its stock reserved.
+	noRelease bool
 }
 
 // Option customises a Service.
@@ -95,6 +97,11 @@ func WithOwner(id string) Option { return func(s *Service) { s.owner = id } }
 // WithResumeInterval sets how often Resume looks for pending orders to finish, and how
 // long an order must have been left pending before it does (default 5 s).
 func WithResumeInterval(d time.Duration) Option { return func(s *Service) { s.interval = d } }
+
+// WithoutCompensation breaks the saga on purpose, for the experiments that must notice
+// (ORDERS_COMPENSATE=off): an order rejected after its stock was reserved is rejected
+// without releasing the stock. Never use it otherwise.
+func WithoutCompensation() Option { return func(s *Service) { s.noRelease = true } }
 
 // WithHTTPClient sets the client used to call dependencies.
 func WithHTTPClient(hc *http.Client) Option { return func(s *Service) { s.call.hc = hc } }

@@ -160,6 +160,10 @@ func (s *Service) run(ctx context.Context, rec record) (record, error) {
 			return rec, err
 		}
 	}
+	if s.noRelease {
+		s.log.Warn("ORDERS_COMPENSATE=off: rejecting the order without releasing its stock", "order", rec.ID)
+		return s.finish(ctx, rec, Rejected, rejection{answer: rec.Answer, reason: rec.Reason, dependency: rec.FailedDependency})
+	}
 	r, err := s.call.post(ctx, "inventory", "/v1/items/"+url.PathEscape(rec.Item)+"/release", key+"/release", qty)
 	if err != nil {
 		return s.leave(ctx, rec, "", err) // keeps the rejection's reason

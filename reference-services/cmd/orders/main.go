@@ -26,13 +26,19 @@ func build(ctx context.Context, d instance.Deps) (http.Handler, error) {
 	if callTimeout <= 0 {
 		return nil, fmt.Errorf("%w: ORDERS_CALL_TIMEOUT=%s: give a positive duration like 1s, or unset it for the default 1s", instance.ErrConfig, callTimeout)
 	}
-	res := discovery.NewResolver(d.Registry, discovery.WithResolverLogger(d.Log.WithGroup("resolver")))
-	context.AfterFunc(ctx, res.Close)
-	svc := orders.New(d.Store, res,
+	opts := []orders.Option{
 		orders.WithCallTimeout(callTimeout),
 		orders.WithResumeInterval(resume),
 		orders.WithOwner(d.Settings.InstanceID),
-		orders.WithLogger(d.Log))
+		orders.WithLogger(d.Log),
+	}
+	// Off only to show that an experiment notices a saga that does not compensate.
+	if !d.Env.Bool("ORDERS_COMPENSATE", true) {
+		opts = append(opts, orders.WithoutCompensation())
+	}
+	res := discovery.NewResolver(d.Registry, discovery.WithResolverLogger(d.Log.WithGroup("resolver")))
+	context.AfterFunc(ctx, res.Close)
+	svc := orders.New(d.Store, res, opts...)
 	go svc.Resume(ctx)
 	return svc.Handler(), nil
 }
