@@ -56,19 +56,32 @@ func (e *env) call(ctx context.Context, method, path, body string, header ...str
 	return resp.StatusCode, string(b), nil
 }
 
-// seed creates the accounts and items the load reads and writes.
+// seed creates the accounts and items the load reads and writes. Each create is tried
+// again until it is made or found made (409), within 30 s: a system just up may time one
+// out (its database's first writes), and a blind may have switched the gateway's
+// retries off.
 func (e *env) seed() {
 	ctx := context.Background()
 	for i := 0; i < accountsN; i++ {
-		code, body, err := e.call(ctx, http.MethodPost, "/api/accounts/v1/accounts", fmt.Sprintf(`{"id":"acct-%d","owner":"owner %d","balance":1000000}`, i, i))
-		Expect(err).NotTo(HaveOccurred())
-		Expect(code).To(SatisfyAny(Equal(201), Equal(200), Equal(409)), body)
+		e.made(ctx, "/api/accounts/v1/accounts", fmt.Sprintf(`{"id":"acct-%d","owner":"owner %d","balance":1000000}`, i, i))
 	}
 	for i := 0; i < itemsN; i++ {
-		code, body, err := e.call(ctx, http.MethodPost, "/api/inventory/v1/items", fmt.Sprintf(`{"id":"item-%d","name":"item %d","stock":1000000}`, i, i))
-		Expect(err).NotTo(HaveOccurred())
-		Expect(code).To(SatisfyAny(Equal(201), Equal(200), Equal(409)), body)
+		e.made(ctx, "/api/inventory/v1/items", fmt.Sprintf(`{"id":"item-%d","name":"item %d","stock":1000000}`, i, i))
 	}
+}
+
+// made posts body to path until the resource is created or found already there.
+func (e *env) made(ctx context.Context, path, body string) {
+	Eventually(func() error {
+		code, answer, err := e.call(ctx, http.MethodPost, path, body)
+		switch {
+		case err != nil:
+			return err
+		case code != http.StatusCreated && code != http.StatusOK && code != http.StatusConflict:
+			return fmt.Errorf("POST %s answered %d: %s", path, code, strings.TrimSpace(answer))
+		}
+		return nil
+	}).WithContext(ctx).WithTimeout(30 * time.Second).WithPolling(500 * time.Millisecond).Should(Succeed())
 }
 
 // Request mixes for the load, by service.

@@ -41,8 +41,9 @@ const (
 	// every 5 s (ORDERS_RESUME_INTERVAL).
 	sagaSettle = 45 * time.Second
 	// ordersHangBound is orders' own answer time while inventory hangs: two inventory
-	// instances, each tried for ORDERS_CALL_TIMEOUT (1 s), then an answer.
-	ordersHangBound = 2500 * time.Millisecond
+	// instances, each tried for ORDERS_CALL_TIMEOUT (1 s), then an answer: 2 s and a margin
+	// for a busy machine, far below the 5 s a client waits (the blind: 10 s per try).
+	ordersHangBound = 3 * time.Second
 )
 
 // sagaConsistency: orders are placed for an item of the scenario's own, half of them by
@@ -57,8 +58,8 @@ var sagaConsistency = scenario{
 		h := e.sys.History()
 		tag := fmt.Sprintf("saga-%d-%d", runSeed(), time.Now().UnixNano())
 		item, poor := tag+"-item", tag+"-poor"
-		create(ctx, e, "/api/inventory/v1/items", fmt.Sprintf(`{"id":%q,"name":"saga item","stock":%d}`, item, sagaStock))
-		create(ctx, e, "/api/accounts/v1/accounts", fmt.Sprintf(`{"id":%q,"owner":"saga","balance":%d}`, poor, sagaPoorBalance))
+		e.made(ctx, "/api/inventory/v1/items", fmt.Sprintf(`{"id":%q,"name":"saga item","stock":%d}`, item, sagaStock))
+		e.made(ctx, "/api/accounts/v1/accounts", fmt.Sprintf(`{"id":%q,"owner":"saga","balance":%d}`, poor, sagaPoorBalance))
 
 		o := &sagaOrders{e: e, item: item, accounts: []string{"acct-0", poor}, prefix: tag}
 		run, err := load.StartClosed(ctx, h, load.Closed{Name: "saga", Workers: 3, Duration: 16 * time.Second, Op: o.place, Seed: runSeed(), Think: 50 * time.Millisecond})
@@ -83,13 +84,6 @@ var sagaConsistency = scenario{
 		x.Check(final, o.consistent(ctx))
 		x.Figure(check.Availability(h, faultline.Between(h, "while accounts is down", kills[len(kills)-1].InjectedAt(), h.Now()).On("saga").Selection(), 0))
 	},
-}
-
-// create posts a resource through the gateway and expects it made (or already there).
-func create(ctx context.Context, e *env, path, body string) {
-	code, answer, err := e.call(ctx, http.MethodPost, path, body)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(code).To(SatisfyAny(Equal(http.StatusCreated), Equal(http.StatusOK)), "POST %s: %s", path, answer)
 }
 
 // sagaOrders places the saga scenario's orders and remembers each by its idempotency
@@ -275,7 +269,7 @@ func firstOf(items []string, n int) string {
 // itself, called directly rather than behind the gateway's timeout, must answer within
 // its own bound and serve again after the heal.
 var ordersFailFast = scenario{
-	hypothesis: "orders fail fast: with every inventory instance hanging, orders itself (called directly, not through the gateway) answers every order within 2.5s, and confirms orders again within 10s of the heal",
+	hypothesis: "orders fail fast: with every inventory instance hanging, orders itself (called directly, not through the gateway) answers every order within 3s, and confirms orders again within 10s of the heal",
 	labels:     []string{"fail-fast"},
 	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
