@@ -363,7 +363,14 @@ func (e *Experiment) record(checks check.Results, failed []string, aborted strin
 func replay(t TB, hypothesis string, seed uint64, backend string) string {
 	pkg := packageDir()
 	if _, ok := t.(*testing.T); !ok {
-		return fmt.Sprintf("FAULTLINE_SEED=%d FAULTLINE_RUNTIME=%s go test -count=1 %s -ginkgo.focus=%q", seed, backend, pkg, regexp.QuoteMeta(hypothesis))
+		// Under Ginkgo, Name is the spec's full text, which -ginkgo.focus matches after the
+		// suite's description and a space: anchored at its end, it picks this spec alone,
+		// not another whose text holds the hypothesis.
+		focus := regexp.QuoteMeta(hypothesis)
+		if name := t.Name(); name != "" {
+			focus = `(^|\s)` + regexp.QuoteMeta(name) + "$"
+		}
+		return fmt.Sprintf("FAULTLINE_SEED=%d FAULTLINE_RUNTIME=%s go test -count=1 %s -ginkgo.focus=%q", seed, backend, pkg, focus)
 	}
 	parts := strings.Split(t.Name(), "/")
 	for i, p := range parts {

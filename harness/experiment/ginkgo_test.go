@@ -74,7 +74,7 @@ var _ = ReportAfterSuite("faultline report", func(Report) {
 			found = true
 			Expect(s.Verdict).To(Equal(report.Pass))
 			Expect(s.Faults).To(HaveLen(1))
-			Expect(s.Replay).To(ContainSubstring("-ginkgo.focus="))
+			Expect(s.Replay).To(ContainSubstring(`-ginkgo.focus="(^|\\s)an experiment in a Ginkgo suite heals its fault`))
 		}
 	}
 	Expect(found).To(BeTrue(), "the Ginkgo experiment is in the report")
