@@ -54,6 +54,7 @@ const (
 var sagaConsistency = scenario{
 	hypothesis: "saga consistency: with debits refused and then every accounts instance down, every order ends confirmed or rejected within 45s, and the item's reserved stock, read back from inventory, is exactly the confirmed orders'",
 	labels:     []string{"saga"},
+	localOnly:  true,
 	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
 		tag := fmt.Sprintf("saga-%d-%d", runSeed(), time.Now().UnixNano())
@@ -271,6 +272,7 @@ func firstOf(items []string, n int) string {
 var ordersFailFast = scenario{
 	hypothesis: "orders fail fast: with every inventory instance hanging, orders itself (called directly, not through the gateway) answers every order within 3s, and confirms orders again within 10s of the heal",
 	labels:     []string{"fail-fast"},
+	localOnly:  true,
 	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
 		orders := e.sys.Instance("orders-1")

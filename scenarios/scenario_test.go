@@ -18,6 +18,10 @@ type scenario struct {
 	hypothesis string
 	labels     []string
 	body       func(ctx SpecContext, e *env, x *experiment.Experiment)
+	// localOnly runs it on the local backend alone: a property of the reference
+	// system's own code, which the runtime does not change (the other scenarios prove
+	// the runtimes), kept off docker for the suite's time.
+	localOnly bool
 }
 
 // register adds the scenario, as an experiment on the env's running system, to the
@@ -25,6 +29,9 @@ type scenario struct {
 // every fault whatever happens, checks the steady state again after, fails the spec for
 // each failed check and records itself into the report.
 func (sc scenario) register(e *env) {
+	if sc.localOnly && e.backend != "local" {
+		return
+	}
 	It(sc.hypothesis, Label(sc.labels...), func(ctx SpecContext) {
 		x := e.start(ctx, experiment.Config{Hypothesis: sc.hypothesis})
 		sc.body(ctx, e, x)

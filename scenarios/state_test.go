@@ -85,8 +85,10 @@ var registryPartition = scenario{
 			return reference.Registered(ctx, e.sys, "accounts") == nil
 		})
 		x.Check(within("re-registration", "registry lists "+victim.Name()+" again", healedAt, back, backAt, reregisterWithin))
-		_, err = run.Wait()
-		Expect(err).NotTo(HaveOccurred())
+		// The load ends once the victim has served again (what the last check reads), or
+		// at its own end.
+		waitFor(ctx, h, 10*time.Second, func(context.Context) bool { return servedSince(h, victim.Name(), backAt) >= 5 })
+		stopLoads(run)
 
 		accounts := faultline.During(h, cut).On("accounts")
 		late := check.Selection{Window: check.Window{Name: "after eviction", From: evictedAt + time.Second, To: accounts.Window.To}, Routes: []string{"accounts"}}
@@ -127,8 +129,9 @@ var registryDown = scenario{
 			})
 			x.Check(within("relearned "+svc, "the restarted registry lists every "+svc+" instance", healedAt, ok, at, reregisterWithin))
 		}
-		_, err = run.Wait()
-		Expect(err).NotTo(HaveOccurred())
+		// The load ends once both services have served for two windows after the heal.
+		x.AwaitRecovery(ctx, healedAt, experiment.Windows{Routes: []string{"accounts", "inventory"}, N: 2, Within: 10 * time.Second})
+		stopLoads(run)
 
 		during := faultline.During(h, kill)
 		x.Check(
