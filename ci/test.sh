@@ -26,15 +26,31 @@ fi
 log=${TMPDIR:-/tmp}/faultline-test.log
 : >"$log"
 status=0
-# Every package but the scenarios first, two at a time; then the scenario suites alone,
-# so that their latency and recovery bounds are not measured on a box that is also
-# running other packages' containers. Specs labelled "slow" (the 50-cycle soak) run
-# outside `make test`: `go test ./scenarios/ -ginkgo.label-filter=slow`.
+# Every package but the scenarios first, two at a time, and beside them the proofs that
+# the scenarios' checks are not blind (label "blind": each breaks the reference system on
+# purpose and passes only when a check goes red, so a busy machine can only make them
+# redder, never green). Then the scenario suites alone, so that their latency and
+# recovery bounds are not measured on a box that is also running other packages'
+# containers. Specs labelled "slow" (the 50-cycle soak) run outside `make test`:
+# `go test ./scenarios/ -ginkgo.label-filter=slow`.
+blindlog=$(mktemp "${TMPDIR:-/tmp}/faultline-blinds.XXXXXX")
+# In a process group of their own (setsid), so that whatever ends this script hands
+# them one SIGINT, on which they down their systems and end.
+setsid go test -count=1 -timeout 25m ./scenarios/ -ginkgo.label-filter='blind && !slow' >"$blindlog" 2>&1 &
+blinds=$!
+trap 'kill -INT -- -"$blinds" 2>/dev/null || true; wait "$blinds" || true; exit 130' INT TERM
 go test -count=1 -timeout 20m $(go list ./... | grep -v '/scenarios$') 2>&1 | tee -a "$log" || status=1
+blindstatus=0
+wait "$blinds" || blindstatus=$?
+trap - INT TERM
+echo "--- the proofs that the checks are not blind (./scenarios/, label blind), run beside the packages:" | tee -a "$log"
+tee -a "$log" <"$blindlog"
+rm -f "$blindlog"
+[ "$blindstatus" = 0 ] || status=1
 # examples/ is a user's repository in miniature, a Go module of its own (faultline
 # through a replace): its experiments run alone too, for their bounds, through
 # `faultline run` from its own directory as a user would, which leaves their report in
 # examples/reports/latest/.
 (cd examples && go vet ./... && ../bin/faultline run -runtime local -timeout 10m ./... && test -s reports/latest/index.html) 2>&1 | tee -a "$log" || status=1
-go test -count=1 -timeout 25m ./scenarios/ -ginkgo.label-filter='!slow' 2>&1 | tee -a "$log" || status=1
+go test -count=1 -timeout 25m ./scenarios/ -ginkgo.label-filter='!slow && !blind' 2>&1 | tee -a "$log" || status=1
 exit $status
