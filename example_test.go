@@ -24,7 +24,7 @@ func exampleScenario() {
 		DeferCleanup(sys.Down)
 		h := sys.History()
 
-		run, err := load.StartOpen(ctx, h, load.Open{Name: "accounts", Base: sys.GatewayURL(),
+		run, err := load.StartOpen(ctx, h, load.Open{Name: "accounts", Base: reference.GatewayURL(sys),
 			Rate: 50, Duration: 15 * time.Second, Header: http.Header{"X-Api-Key": {reference.APIKey}},
 			Requests: []load.Request{{Route: "accounts", Path: "/api/accounts/v1/accounts"}}})
 		Expect(err).NotTo(HaveOccurred())
@@ -50,11 +50,12 @@ func exampleFaults(t *testing.T) {
 	sc := fault.ScopeFor(t, sys.History()) // heals everything at the end of the test
 	a1 := sys.Instance("accounts-1")
 	sc.Apply(ctx, fault.Latency(a1.Ingress, 200*time.Millisecond, fault.Jitter(20*time.Millisecond)))
-	sc.Apply(ctx, fault.Refuse(a1.Ingress))                                     // connections refused
-	sc.Apply(ctx, fault.BlackHole(a1.Ingress))                                  // connections hang
-	sc.Apply(ctx, fault.OneWayCut(a1.Ingress, netfault.Upstream))               // requests lost, answers flow
-	sc.Apply(ctx, fault.HTTPError(a1.Ingress, 503, fault.Fraction(0.3)))        // per request, seeded
-	sc.Apply(ctx, fault.PartitionFromRegistry(a1.Registry))                     // evicted, re-registers on heal
+	sc.Apply(ctx, fault.Refuse(a1.Ingress))                              // connections refused
+	sc.Apply(ctx, fault.BlackHole(a1.Ingress))                           // connections hang
+	sc.Apply(ctx, fault.OneWayCut(a1.Ingress, netfault.Upstream))        // requests lost, answers flow
+	sc.Apply(ctx, fault.HTTPError(a1.Ingress, 503, fault.Fraction(0.3))) // per request, seeded
+	toRegistry, _ := a1.LinkTo("registry")
+	sc.Apply(ctx, fault.PartitionFromDependency(toRegistry, "registry"))        // evicted, re-registers on heal
 	sc.Apply(ctx, fault.Latency(sys.Database("accounts").Ingress, time.Second)) // slow database
 	sc.Apply(ctx, fault.Pause(a1))                                              // frozen (SIGSTOP / docker pause)
 	sc.Apply(ctx, fault.Kill(a1))                                               // SIGKILL; the supervisor restarts it

@@ -39,8 +39,8 @@ type Plan struct {
 // LinkPlan is one Toxiproxy link of a plan.
 type LinkPlan struct {
 	// Name is the name Running.Link finds it by: an instance's ingress ("accounts-1"),
-	// its link to the registry ("accounts-1.registry"), to a dependency
-	// ("orders-1.inventory"), a database's ingress ("accounts-db"), or the link that
+	// its link to a dependency ("orders-1.inventory", "accounts-1.registry"), a
+	// database's ingress ("accounts-db"), or the link that
 	// carries one peer's calls to another ("db-1.db-2").
 	Name string
 	// To is the instance the link reaches, and Port the port of To it reaches: its
@@ -64,10 +64,9 @@ type InstancePlan struct {
 	Name string
 	// Service is its service ("accounts"); a database's is its own ("accounts-db").
 	Service string
-	// DatabaseOf is the service whose database the instance is, or "".
+	// DatabaseOf is the service whose database server (Service.Database) the instance
+	// is, or "".
 	DatabaseOf string
-	// Role is the part its service plays (RoleDatabase for a database).
-	Role Role
 	// Source is how to get its program.
 	Source Source
 	// Args are its arguments, and Env its environment. Both may hold the runtime's
@@ -108,11 +107,12 @@ type InstancePlan struct {
 	Routes   map[string]string
 	ProxyEnv string
 	// Ingress is the link that reaches its main port; PortLinks the link that reaches
-	// each of its ports, by port name (the main one's is Ingress); Registry its own
-	// link to the registry, or "".
-	Ingress   string
-	PortLinks map[string]string
-	Registry  string
+	// each of its ports, by port name (the main one's is Ingress); DependencyLinks its
+	// own link to each service it depends on through an env (DependsOn), by service
+	// ("accounts-1.registry"; the first, where it depends on one through several).
+	Ingress         string
+	PortLinks       map[string]string
+	DependencyLinks map[string]string
 }
 
 // portLink names the link called base (an instance's ingress, a link from one
@@ -189,7 +189,11 @@ func (s System) plan() (*Plan, error) {
 	spare := map[string]int{} // links per added instance, by service
 	for _, svc := range order {
 		if svc.Database != nil {
-			p.add(p.database(svc))
+			in, links, err := p.database(svc)
+			if err != nil {
+				return nil, err
+			}
+			p.add(in, links)
 		}
 		for n := 1; n <= svc.Replicas; n++ {
 			in, links, err := p.instance(svc, n)
@@ -256,26 +260,6 @@ func (p *Plan) add(in InstancePlan, links []LinkPlan) {
 	p.Links = append(p.Links, links...)
 }
 
-// registry is the registry instance of the plan's system, or "".
-func (p *Plan) registry() string {
-	for _, svc := range p.System.Services {
-		if svc.Role == RoleRegistry {
-			return instanceName(svc.Name, 1)
-		}
-	}
-	return ""
-}
-
-// registryPort is the main port of the registry.
-func (p *Plan) registryPort() string {
-	for _, svc := range p.System.Services {
-		if svc.Role == RoleRegistry {
-			return svc.ports()[0].Name
-		}
-	}
-	return ""
-}
-
 func (p *Plan) service(name string) Service {
 	for _, svc := range p.System.Services {
 		if svc.Name == name {
@@ -289,50 +273,31 @@ func instanceName(service string, n int) string { return service + "-" + strconv
 
 func databaseName(service string) string { return service + "-db" }
 
-// DatabaseArgs returns the arguments the harness starts every service's etcd with, with
-// the runtime's placeholders in them: for a baseline that must start it the same way.
-func DatabaseArgs() []string { return slices.Clone(etcdArgs) }
-
-// etcdArgs start a single-member etcd that binds the runtime's port and advertises the
-// address the proxies reach it at.
-var etcdArgs = []string{
-	"--name", "db", "--data-dir", runtime.PlaceholderDataDir + "/etcd",
-	"--listen-client-urls", "http://" + runtime.PlaceholderListen,
-	"--advertise-client-urls", "http://" + runtime.PlaceholderNetAddr,
-	"--listen-peer-urls", "http://127.0.0.1:0",
-	"--initial-advertise-peer-urls", "http://127.0.0.1:2380",
-	"--initial-cluster", "db=http://127.0.0.1:2380",
-	"--log-level", "error",
-	// Idempotency records and kv history grow under load: keep an hour of revisions.
-	"--auto-compaction-mode", "periodic", "--auto-compaction-retention", "1h",
-}
-
-// etcdPackage is the Go package a database of kind etcd runs.
-const etcdPackage = "go.etcd.io/etcd/server/v3"
-
-// database plans svc's database server: it waits for nothing, and is reached through
-// one link, made once it is placed.
-func (p *Plan) database(svc Service) (InstancePlan, []LinkPlan) {
-	name := databaseName(svc.Name)
-	in := InstancePlan{
-		Name: name, Service: name, DatabaseOf: svc.Name, Role: RoleDatabase,
-		Source: Source{Package: etcdPackage}, Args: slices.Clone(etcdArgs), Env: map[string]string{},
-		Ports: []NamedPort{{Name: "client", Port: 2379}}, Health: "/health", StartTimeout: time.Minute, Restart: "on-failure",
-		Ingress: name, PortLinks: map[string]string{"client": name},
+// database plans svc's database server, the instance "<svc>-db" of the server its
+// declaration gives (Service.Database), reached through its ingress links.
+func (p *Plan) database(svc Service) (InstancePlan, []LinkPlan, error) {
+	in, links, err := p.instanceNamed(svc.Database.Server, databaseName(svc.Name), 1)
+	if err != nil {
+		return in, nil, fmt.Errorf("service %q: database.server: %w", svc.Name, err)
 	}
-	return in, []LinkPlan{{Name: name, To: name, Port: "client"}}
+	in.DatabaseOf = svc.Name
+	return in, links, nil
 }
 
 // instance plans the n'th instance of svc, with the links it is handed and its ingress.
 func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan, error) {
-	name := instanceName(svc.Name, n)
+	return p.instanceNamed(svc, instanceName(svc.Name, n), n)
+}
+
+// instanceNamed plans the n'th instance of svc under name.
+func (p *Plan) instanceNamed(svc Service, name string, n int) (InstancePlan, []LinkPlan, error) {
 	ports := svc.ports()
 	main := ports[0]
 	in := InstancePlan{
-		Name: name, Service: svc.Name, Role: svc.Role, Source: svc.Source,
+		Name: name, Service: svc.Name, Source: svc.Source,
 		Args: slices.Clone(svc.Args), Env: map[string]string{},
 		Ports: ports, Restart: svc.Restart, Ingress: name, StartTimeout: svc.StartTimeout,
-		PortLinks:  map[string]string{},
+		PortLinks: map[string]string{}, DependencyLinks: map[string]string{},
 		Entrypoint: slices.Clone(svc.Entrypoint), User: svc.User, StopSignal: svc.StopSignal,
 	}
 	if svc.ByName {
@@ -429,16 +394,6 @@ func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan, error) {
 		setEnv(svc.AdvertiseEnv, LinkRef(name))
 	}
 	setEnv(svc.IDEnv, name)
-	if svc.RegistryEnv != "" {
-		reg := p.registry()
-		in.After = append(in.After, reg)
-		in.Registry = name + ".registry"
-		setEnv(svc.RegistryEnv, link(LinkPlan{Name: in.Registry, To: reg, Port: p.registryPort()}))
-	}
-	if svc.Database != nil {
-		in.After = append(in.After, databaseName(svc.Name))
-		setEnv(svc.Database.Env, LinkRef(databaseName(svc.Name)))
-	}
 	for j, d := range svc.DependsOn {
 		dep := p.service(d.Service)
 		for k := 1; k <= dep.Replicas; k++ {
@@ -454,7 +409,15 @@ func (p *Plan) instance(svc Service, n int) (InstancePlan, []LinkPlan, error) {
 		}
 		depPorts := dep.ports()
 		port := depPorts[slices.IndexFunc(depPorts, func(p NamedPort) bool { return p.Name == d.Port })]
-		setEnv(d.Env, link(LinkPlan{Name: portLink(name+"."+d.Service, port, depPorts[0]), To: instanceName(dep.Name, 1), Port: d.Port}))
+		l := portLink(name+"."+d.Service, port, depPorts[0])
+		if _, ok := in.DependencyLinks[d.Service]; !ok {
+			in.DependencyLinks[d.Service] = l
+		}
+		setEnv(d.Env, link(LinkPlan{Name: l, To: instanceName(dep.Name, 1), Port: d.Port}))
+	}
+	if svc.Database != nil {
+		in.After = append(in.After, databaseName(svc.Name))
+		setEnv(svc.Database.Env, LinkRef(databaseName(svc.Name)))
 	}
 	in.After = dedupe(in.After)
 	for _, v := range in.Args {

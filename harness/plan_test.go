@@ -276,8 +276,8 @@ func TestPlanWiresTheDeclarationWithoutStartingIt(t *testing.T) {
 
 // TestPlanOfTheReferenceSystemSaysHowEachInstanceIsReady: a business instance is ready
 // once its health answers, first directly (the runtime waits) and then through its own
-// ingress link, within the bring-up's timeout; a database once the runtime sees its
-// health, with a minute to come up.
+// ingress link, within the bring-up's timeout; a database, declared by the etcd module,
+// once its health answers through its link, with a minute to come up.
 func TestPlanOfTheReferenceSystemSaysHowEachInstanceIsReady(t *testing.T) {
 	p, err := reference.System().Plan()
 	if err != nil {
@@ -289,15 +289,17 @@ func TestPlanOfTheReferenceSystemSaysHowEachInstanceIsReady(t *testing.T) {
 		t.Errorf("accounts-1 is ready by %v after the runtime's health %q within %s, want %v after /healthz within the bring-up's timeout",
 			acc.Ready, acc.Health, acc.StartTimeout, want200)
 	}
-	if acc.Ingress != "accounts-1" || acc.Registry != "accounts-1.registry" || !reflect.DeepEqual(acc.Ports, []harness.NamedPort{{Name: "http", Port: 8080}}) || acc.Restart != "on-failure" {
+	if acc.Ingress != "accounts-1" || acc.DependencyLinks["registry"] != "accounts-1.registry" || !reflect.DeepEqual(acc.Ports, []harness.NamedPort{{Name: "http", Port: 8080}}) || acc.Restart != "on-failure" {
 		t.Errorf("accounts-1 = %+v", acc)
 	}
 	if want := []string{"accounts-1", "accounts-db", "accounts-1.registry"}; !slices.Equal(acc.Links, want) {
 		t.Errorf("accounts-1 is handed %v, want %v", acc.Links, want)
 	}
 	db, _ := p.Instance("accounts-db")
-	if db.DatabaseOf != "accounts" || db.Role != harness.RoleDatabase || !reflect.DeepEqual(db.Ports, []harness.NamedPort{{Name: "client", Port: 2379}}) || db.Health != "/health" ||
-		db.StartTimeout != time.Minute || db.Ready != nil || !slices.Equal(db.Args, harness.DatabaseArgs()) {
+	wantHealth := wait.Strategy{HTTP: &wait.HTTP{Port: "client", Path: "/health", Status: 200}}
+	if db.DatabaseOf != "accounts" || db.Service != "accounts-db" || !reflect.DeepEqual(db.Ports, []harness.NamedPort{{Name: "client", Port: 2379}}) ||
+		db.StartTimeout != time.Minute || db.Ready == nil || !reflect.DeepEqual(*db.Ready, wantHealth) || !slices.Contains(db.Args, "--name") ||
+		db.Args[slices.Index(db.Args, "--name")+1] != "accounts-db" {
 		t.Errorf("accounts-db = %+v", db)
 	}
 	var names []string

@@ -170,8 +170,11 @@ func (r *Running) start(ctx context.Context, in InstancePlan, wait func(context.
 	for _, p := range in.Ports {
 		inst.ports = append(inst.ports, portLinkOf{name: p.Name, link: r.Link(in.PortLinks[p.Name])})
 	}
-	if in.Registry != "" {
-		inst.Registry = r.Link(in.Registry)
+	for svc, l := range in.DependencyLinks {
+		if inst.deps == nil {
+			inst.deps = map[string]*netfault.Link{}
+		}
+		inst.deps[svc] = r.Link(l)
 	}
 	if in.Ready != nil {
 		if err := waitReady(ctx, inst, *in.Ready, timeout); err != nil {
@@ -180,21 +183,10 @@ func (r *Running) start(ctx context.Context, in InstancePlan, wait func(context.
 		}
 	}
 	r.mu.Lock()
-	switch in.Role {
-	case RoleDatabase:
+	if in.DatabaseOf != "" {
 		r.databases[in.DatabaseOf] = inst
-	default:
+	} else {
 		r.instances = append(r.instances, inst)
-	}
-	switch in.Role {
-	case RoleGateway:
-		if r.gateway == "" {
-			r.gateway, _ = inst.URL(ctx)
-		}
-	case RoleRegistry:
-		if r.registry == "" {
-			r.registry, _ = inst.URL(ctx)
-		}
 	}
 	r.mu.Unlock()
 	r.sup.Watch(ri, policy(in.Restart))
@@ -264,8 +256,8 @@ func (s *linkSlot) make(ctx context.Context, r *Running) error {
 		return nil
 	}
 	if s.upstream == "" {
-		// A link planned after its instance was placed (an added instance's link to the
-		// registry or to a dependency) reaches it at once: it is never placed again.
+		// A link planned after its instance was placed (an added instance's link to a
+		// dependency) reaches it at once: it is never placed again.
 		addr, err := r.placedAddr(s.to, s.port)
 		if err != nil {
 			return fmt.Errorf("link %s: %w", s.name, err)

@@ -123,16 +123,19 @@ func startAllSystem(t *testing.T) (harness.System, *build.Builder) {
 		}
 	}
 	app := harness.Source{Binary: filepath.Join(dir, "app")}
+	registry := harness.Dependency{Service: "registry", Env: "REGISTRY_ADDR"}
+	db := harness.Service{Source: harness.Source{Binary: filepath.Join(dir, "etcd")},
+		Ports: harness.Ports{{Name: "client", Port: 2379}}, AdvertiseEnv: "-"}
 	biz := func(name string, deps ...harness.Dependency) harness.Service {
-		return harness.Service{Name: name, Source: app, Replicas: 2, RegistryEnv: "REGISTRY_ADDR",
-			Database: &harness.Database{Kind: "etcd"}, DependsOn: deps}
+		return harness.Service{Name: name, Source: app, Replicas: 2,
+			Database: &harness.Database{Env: "DB_ADDR", Server: db}, DependsOn: append([]harness.Dependency{registry}, deps...)}
 	}
 	return harness.System{Name: "startall", Services: []harness.Service{
-		{Name: "registry", Role: harness.RoleRegistry, Source: app, AdvertiseEnv: "-"},
+		{Name: "registry", Source: app, AdvertiseEnv: "-"},
 		biz("alpha"),
 		biz("beta"),
 		biz("gamma", harness.Dependency{Service: "alpha", Env: "ALPHA_ADDR"}),
-		{Name: "gateway", Role: harness.RoleGateway, Source: app, RegistryEnv: "REGISTRY_ADDR", AdvertiseEnv: "-"},
+		{Name: "gateway", Source: app, DependsOn: []harness.Dependency{registry}, AdvertiseEnv: "-"},
 	}}, build.New(build.WithPrebuilt(dir), build.WithDir(t.TempDir()))
 }
 

@@ -12,22 +12,6 @@ import (
 	"github.com/faultline/faultline/harness/wait"
 )
 
-// Role says what part a service plays in the system's wiring.
-type Role string
-
-// The roles a service can play.
-const (
-	// RoleService is a business service (the default).
-	RoleService Role = "service"
-	// RoleRegistry is the service registry: every instance that declares UseRegistry
-	// reaches it through a proxy of its own.
-	RoleRegistry Role = "registry"
-	// RoleGateway is the clients' door: the harness reaches it through the "gateway" link.
-	RoleGateway Role = "gateway"
-	// RoleDatabase is a service's own database server (declared by Service.Database).
-	RoleDatabase Role = "database"
-)
-
 // Source says how to get a service's program. Exactly one field is set.
 type Source struct {
 	// Package is a Go main package path, built static (CGO_ENABLED=0) by the harness,
@@ -63,13 +47,19 @@ type Dependency struct {
 	Port string `yaml:"port,omitempty"`
 }
 
-// Database declares a database server of the service's own, reached by its replicas
-// only, through one proxy.
+// Database declares a server of the service's own — its database, cache or store —
+// that only its replicas reach, all through one link named "<service>-db". It starts
+// before them, and is restarted by the supervisor like any instance. A module declares
+// the server in a line (harness/modules/etcd, postgres, redis); Server is any service
+// declaration, whose name, replicas and wiring the harness sets.
 type Database struct {
-	// Kind is the database: "etcd" (the only one built in).
-	Kind string `yaml:"kind"`
-	// Env is the variable that receives the proxied address (default "ETCD_ENDPOINTS").
-	Env string `yaml:"env,omitempty"`
+	// Env is the variable of each replica that receives the database link's address
+	// ("ETCD_ENDPOINTS").
+	Env string `yaml:"env"`
+	// Server is the server: its source, ports, arguments, environment and readiness, as
+	// for any service. Its instance is called "<service>-db"; leave name, replicas,
+	// depends_on, database and cluster out.
+	Server Service `yaml:"server"`
 }
 
 // Cluster declares a service whose replicas talk to each other: each ordered pair of
@@ -116,10 +106,9 @@ type Ports []NamedPort
 
 // Service declares one service of a System.
 type Service struct {
-	// Name is the service's name, also its registry name ("accounts").
+	// Name is the service's name ("accounts"); its instances are called after it
+	// ("accounts-1").
 	Name string `yaml:"name"`
-	// Role is what part it plays (default RoleService).
-	Role Role `yaml:"role,omitempty"`
 	// Source is how to get its program.
 	Source Source `yaml:"source"`
 	// Port is the port it listens on in a container, named "http" (DefaultPortName;
@@ -170,12 +159,11 @@ type Service struct {
 	AdvertiseEnv string `yaml:"advertise_env,omitempty"`
 	// IDEnv receives the instance's name (default "INSTANCE_ID"; "-" for none).
 	IDEnv string `yaml:"id_env,omitempty"`
-	// RegistryEnv, when set, receives the proxied address of the system's registry,
-	// through a proxy of the instance's own (reference services use "REGISTRY_ADDR").
-	RegistryEnv string `yaml:"registry_env,omitempty"`
 	// Database, when set, gives the service a database server of its own.
 	Database *Database `yaml:"database,omitempty"`
-	// DependsOn lists services started first whose proxied address this one receives.
+	// DependsOn lists services started first whose proxied address this one receives,
+	// each through a link of each instance's own ("orders-1.inventory"; see
+	// Instance.LinkTo).
 	DependsOn []Dependency `yaml:"depends_on,omitempty"`
 	// Cluster, when set, links every ordered pair of the service's replicas.
 	Cluster *Cluster `yaml:"cluster,omitempty"`
@@ -205,65 +193,75 @@ var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
 func (s System) withDefaults() System {
 	out := System{Name: s.Name, Services: make([]Service, len(s.Services))}
 	for i, svc := range s.Services {
-		if svc.Role == "" {
-			svc.Role = RoleService
-		}
-		if svc.Port == 0 && len(svc.Ports) == 0 {
-			svc.Port = 8080
-		}
-		if svc.Replicas == 0 {
-			svc.Replicas = 1
-		}
-		if svc.Health == "" && svc.Ready == nil {
-			svc.Health = "/healthz"
-		}
-		if svc.ListenEnv == "" {
-			svc.ListenEnv = "LISTEN_ADDR"
-		}
-		if svc.AdvertiseEnv == "" {
-			svc.AdvertiseEnv = "ADVERTISE_ADDR"
-		}
-		if svc.IDEnv == "" {
-			svc.IDEnv = "INSTANCE_ID"
-		}
-		if svc.Restart == "" {
-			svc.Restart = "on-failure"
-		}
-		if svc.Cluster != nil {
-			c := *svc.Cluster
-			if c.PeersEnv == "" {
-				c.PeersEnv = "PEERS"
-			}
-			if len(c.Ports) == 0 && len(svc.ports()) > 0 {
-				c.Ports = []string{svc.ports()[0].Name}
-			}
-			if c.ByName && c.ProxyEnv == "" {
-				c.ProxyEnv = "HTTP_PROXY"
-			}
-			c.Ports = slices.Clone(c.Ports)
-			svc.Cluster = &c
-		}
-		svc.DependsOn = slices.Clone(svc.DependsOn)
-		for j, d := range svc.DependsOn {
-			if d.Port == "" {
-				svc.DependsOn[j].Port = mainPortOf(s.Services, d.Service)
-			}
-		}
-		if svc.Database != nil {
-			db := *svc.Database
-			if db.Env == "" {
-				db.Env = "ETCD_ENDPOINTS"
-			}
-			svc.Database = &db
-		}
-		out.Services[i] = svc
+		out.Services[i] = svc.withDefaults(s.Services)
 	}
 	return out
+}
+
+// withDefaults returns a copy of the service with every default filled in; services are
+// the system's, which its dependencies name.
+func (svc Service) withDefaults(services []Service) Service {
+	if svc.Port == 0 && len(svc.Ports) == 0 {
+		svc.Port = 8080
+	}
+	if svc.Replicas == 0 {
+		svc.Replicas = 1
+	}
+	if svc.Health == "" && svc.Ready == nil {
+		svc.Health = "/healthz"
+	}
+	if svc.ListenEnv == "" {
+		svc.ListenEnv = "LISTEN_ADDR"
+	}
+	if svc.AdvertiseEnv == "" {
+		svc.AdvertiseEnv = "ADVERTISE_ADDR"
+	}
+	if svc.IDEnv == "" {
+		svc.IDEnv = "INSTANCE_ID"
+	}
+	if svc.Restart == "" {
+		svc.Restart = "on-failure"
+	}
+	if svc.Cluster != nil {
+		c := *svc.Cluster
+		if c.PeersEnv == "" {
+			c.PeersEnv = "PEERS"
+		}
+		if len(c.Ports) == 0 && len(svc.ports()) > 0 {
+			c.Ports = []string{svc.ports()[0].Name}
+		}
+		if c.ByName && c.ProxyEnv == "" {
+			c.ProxyEnv = "HTTP_PROXY"
+		}
+		c.Ports = slices.Clone(c.Ports)
+		svc.Cluster = &c
+	}
+	svc.DependsOn = slices.Clone(svc.DependsOn)
+	for j, d := range svc.DependsOn {
+		if d.Port == "" {
+			svc.DependsOn[j].Port = mainPortOf(services, d.Service)
+		}
+	}
+	if svc.Database != nil {
+		db := *svc.Database
+		db.Server = db.Server.asDatabaseOf(svc.Name).withDefaults(nil)
+		svc.Database = &db
+	}
+	return svc
+}
+
+// asDatabaseOf is the database server declaration d as the harness runs it for the
+// service called owner: one instance called "<owner>-db", with no wiring of its own.
+func (d Service) asDatabaseOf(owner string) Service {
+	d.Name, d.Replicas = databaseName(owner), 1
+	d.DependsOn, d.Database, d.Cluster = nil, nil, nil
+	return d
 }
 
 // Validate checks the declaration and returns every problem at once, each naming the
 // service, the field and the fix.
 func (s System) Validate() error {
+	raw := s
 	s = s.withDefaults()
 	var errs []error
 	bad := func(where, format string, args ...any) {
@@ -273,8 +271,6 @@ func (s System) Validate() error {
 		bad("services", "the system declares no service: add at least one under services")
 	}
 	seen := map[string]bool{}
-	registries := 0
-	gateways := 0
 	for i, svc := range s.Services {
 		where := fmt.Sprintf("services[%d]", i)
 		if svc.Name != "" {
@@ -289,75 +285,21 @@ func (s System) Validate() error {
 			bad(where, "name %q is declared twice: service names must be unique", svc.Name)
 		}
 		seen[svc.Name] = true
-		switch set := svc.Source.set(); len(set) {
-		case 0:
-			bad(where, "source is empty: set one of source.package (a Go main package), source.binary, source.dockerfile or source.image")
-		case 1:
-		default:
-			bad(where, "source sets %s: set exactly one of them", strings.Join(set, " and "))
-		}
-		switch svc.Role {
-		case RoleService, RoleGateway, RoleRegistry:
-		case RoleDatabase:
-			bad(where, "role %q is reserved for databases the harness declares: give the service a database: instead", svc.Role)
-		default:
-			bad(where, "role %q is unknown: use service, registry or gateway", svc.Role)
-		}
-		if svc.Role == RoleRegistry {
-			registries++
-		}
-		if svc.Role == RoleGateway {
-			gateways++
-		}
-		if (svc.Port != 0 || len(svc.Ports) == 0) && (svc.Port < 1 || svc.Port > 65535) {
-			bad(where, "port %d is out of range: use 1 to 65535", svc.Port)
-		}
-		checkPorts(svc, func(format string, args ...any) { bad(where, format, args...) })
-		if svc.Replicas < 1 || svc.Replicas > 16 {
-			bad(where, "replicas %d is impossible: use 1 to 16", svc.Replicas)
-		}
-		switch {
-		case svc.Ready != nil && svc.Health != "":
-			bad(where, "health and ready are both set: health is the default readiness, HTTP on the main port; write it in ready as http: {path: %s}, or drop one", svc.Health)
-		case svc.Ready != nil:
-			svc.Ready.Check("ready", portList(svc), func(format string, args ...any) { bad(where, format, args...) })
-		case !strings.HasPrefix(svc.Health, "/"):
-			bad(where, "health %q is not a path: write it like /healthz", svc.Health)
-		}
-		if svc.StartTimeout < 0 {
-			bad(where, "start_timeout %s is negative: give the time an instance may take to be ready, such as 90s, or leave it out", svc.StartTimeout)
-		}
-		if svc.Restart != "on-failure" && svc.Restart != "never" {
-			bad(where, "restart %q is unknown: use on-failure or never", svc.Restart)
-		}
-		if _, ok := runtime.StopSignals[svc.StopSignal]; svc.StopSignal != "" && !ok {
-			bad(where, "stop_signal %q is unknown: use one of %s, or leave it out for SIGTERM", svc.StopSignal, runtime.StopSignalNames())
-		}
-		for j, a := range svc.Entrypoint {
-			if a == "" && j == 0 {
-				bad(where, "entrypoint[0] is empty: name the program to run first, or leave entrypoint out to run the image's own")
-			}
-		}
-		if svc.Cluster != nil && svc.Replicas == 1 { // an impossible count is reported above
+		svc.check(func(format string, args ...any) { bad(where, format, args...) })
+		if svc.Cluster != nil && svc.Replicas == 1 { // an impossible count is reported by check
 			bad(where, "cluster with %d replica has no peer: give it replicas: 2 or more, or drop cluster", svc.Replicas)
 		}
 		if c := svc.Cluster; c != nil && !c.ByName && c.ProxyEnv != "" {
 			bad(where, "cluster.proxy_env %q is set but cluster.by_name is not: the proxy carries by-name peers only; set by_name: true, or drop proxy_env", c.ProxyEnv)
 		}
-		if svc.Database != nil && svc.Database.Kind != "etcd" {
-			bad(where, "database.kind %q is unknown: use etcd", svc.Database.Kind)
+		if svc.Database != nil {
+			checkDatabase(*raw.Services[i].Database, svc.Database.Server, func(format string, args ...any) { bad(where, format, args...) })
 		}
-	}
-	if registries > 1 {
-		bad("services", "%d services have role registry: a system has at most one", registries)
-	}
-	if gateways > 1 {
-		bad("services", "%d services have role gateway: a system has at most one", gateways)
 	}
 	for _, svc := range s.Services {
 		where := fmt.Sprintf("service %q", svc.Name)
-		if svc.RegistryEnv != "" && registries == 0 {
-			bad(where, "registry_env is set but no service has role registry: declare the registry, or drop registry_env")
+		if svc.Database != nil && seen[svc.Database.Server.Name] {
+			bad(fmt.Sprintf("service %q", svc.Database.Server.Name), "its name is the name of %s's database server: rename one of them", svc.Name)
 		}
 		for j, d := range svc.DependsOn {
 			switch {
@@ -384,8 +326,71 @@ func (s System) Validate() error {
 	return nil
 }
 
-// order returns the services in start order: the registry first, then each service after
-// those it depends on, the gateway last. A cycle is an error that names it.
+// check reports, through bad, what is wrong with one service's own fields (those that
+// name no other service), defaults filled in.
+func (svc Service) check(bad func(format string, args ...any)) {
+	switch set := svc.Source.set(); len(set) {
+	case 0:
+		bad("source is empty: set one of source.package (a Go main package), source.binary, source.dockerfile or source.image")
+	case 1:
+	default:
+		bad("source sets %s: set exactly one of them", strings.Join(set, " and "))
+	}
+	if (svc.Port != 0 || len(svc.Ports) == 0) && (svc.Port < 1 || svc.Port > 65535) {
+		bad("port %d is out of range: use 1 to 65535", svc.Port)
+	}
+	checkPorts(svc, bad)
+	if svc.Replicas < 1 || svc.Replicas > 16 {
+		bad("replicas %d is impossible: use 1 to 16", svc.Replicas)
+	}
+	switch {
+	case svc.Ready != nil && svc.Health != "":
+		bad("health and ready are both set: health is the default readiness, HTTP on the main port; write it in ready as http: {path: %s}, or drop one", svc.Health)
+	case svc.Ready != nil:
+		svc.Ready.Check("ready", portList(svc), bad)
+	case !strings.HasPrefix(svc.Health, "/"):
+		bad("health %q is not a path: write it like /healthz", svc.Health)
+	}
+	if svc.StartTimeout < 0 {
+		bad("start_timeout %s is negative: give the time an instance may take to be ready, such as 90s, or leave it out", svc.StartTimeout)
+	}
+	if svc.Restart != "on-failure" && svc.Restart != "never" {
+		bad("restart %q is unknown: use on-failure or never", svc.Restart)
+	}
+	if _, ok := runtime.StopSignals[svc.StopSignal]; svc.StopSignal != "" && !ok {
+		bad("stop_signal %q is unknown: use one of %s, or leave it out for SIGTERM", svc.StopSignal, runtime.StopSignalNames())
+	}
+	for j, a := range svc.Entrypoint {
+		if a == "" && j == 0 {
+			bad("entrypoint[0] is empty: name the program to run first, or leave entrypoint out to run the image's own")
+		}
+	}
+}
+
+// checkDatabase reports, through bad, what is wrong with a service's database: raw as
+// declared, server as the harness runs it.
+func checkDatabase(raw Database, server Service, bad func(format string, args ...any)) {
+	if raw.Env == "" {
+		bad("database.env is empty: name the variable that receives the database's address (such as DATABASE_ADDR)")
+	}
+	s := raw.Server
+	for field, set := range map[string]bool{
+		"name":       s.Name != "",
+		"replicas":   s.Replicas > 1,
+		"depends_on": len(s.DependsOn) > 0,
+		"database":   s.Database != nil,
+		"cluster":    s.Cluster != nil,
+		"by_name":    s.ByName,
+	} {
+		if set {
+			bad("database.server.%s is set: the harness runs one server called %s, reached through its own link; drop %s", field, server.Name, field)
+		}
+	}
+	server.check(func(format string, args ...any) { bad("database.server: "+format, args...) })
+}
+
+// order returns the services in start order: as declared, each after those it depends
+// on. A cycle is an error that names it.
 func (s System) order() ([]Service, error) {
 	byName := map[string]Service{}
 	for _, svc := range s.Services {
@@ -411,18 +416,7 @@ func (s System) order() ([]Service, error) {
 		out = append(out, byName[name])
 		return nil
 	}
-	rank := func(r Role) int {
-		switch r {
-		case RoleRegistry:
-			return 0
-		case RoleGateway:
-			return 2
-		}
-		return 1
-	}
-	sorted := slices.Clone(s.Services)
-	slices.SortStableFunc(sorted, func(a, b Service) int { return rank(a.Role) - rank(b.Role) })
-	for _, svc := range sorted {
+	for _, svc := range s.Services {
 		if err := visit(svc.Name, nil); err != nil {
 			return nil, err
 		}

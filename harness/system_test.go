@@ -28,8 +28,12 @@ func TestLoadRejectsBadInputWithAClearError(t *testing.T) {
 		{"unknown dependency", "name: s\nservices:\n  - name: a\n    source: {binary: x}\n    depends_on: [{service: b, env: B_ADDR}]\n", []string{`unknown service "b"`}},
 		{"cycle", "name: s\nservices:\n  - name: a\n    source: {binary: x}\n    depends_on: [{service: b, env: B}]\n  - name: b\n    source: {binary: x}\n    depends_on: [{service: a, env: A}]\n", []string{"cycle", "a -> b -> a"}},
 		{"bad port", "name: s\nservices:\n  - name: a\n    port: 70000\n    source: {binary: x}\n", []string{"port 70000"}},
-		{"bad database", "name: s\nservices:\n  - name: a\n    source: {binary: x}\n    database: {kind: postgres}\n", []string{`"postgres"`, "use etcd"}},
-		{"registry env without registry", "name: s\nservices:\n  - name: a\n    source: {binary: x}\n    registry_env: R\n", []string{"no service has role registry"}},
+		{"database without env", "name: s\nservices:\n  - name: a\n    source: {binary: x}\n    database: {server: {source: {binary: y}}}\n", []string{`service "a"`, "database.env is empty"}},
+		{"database without source", "name: s\nservices:\n  - name: a\n    source: {binary: x}\n    database: {env: DB, server: {port: 5432}}\n", []string{`service "a"`, "database.server: source is empty"}},
+		{"database named", "name: s\nservices:\n  - name: a\n    source: {binary: x}\n    database: {env: DB, server: {name: pg, source: {binary: y}}}\n", []string{"database.server.name is set", "a-db"}},
+		{"database ready on a missing port", "name: s\nservices:\n  - name: a\n    source: {binary: x}\n    database: {env: DB, server: {source: {binary: y}, ready: {tcp: {port: pg}}}}\n", []string{"database.server: ", `"pg"`}},
+		{"role is gone", "name: s\nservices:\n  - name: a\n    role: registry\n    source: {binary: x}\n", []string{`unknown field "role"`}},
+		{"registry env is gone", "name: s\nservices:\n  - name: a\n    source: {binary: x}\n    registry_env: R\n", []string{`unknown field "registry_env"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,10 +33,27 @@ type Instance struct {
 	// Ingress is the instance's own proxy: every caller reaches it through this link, and
 	// the address it advertises is this link's.
 	Ingress *netfault.Link
-	// Registry is the instance's own link to the registry, or nil.
-	Registry *netfault.Link
 
-	ports []portLinkOf // every port's ingress link, the main port's first
+	ports []portLinkOf              // every port's ingress link, the main port's first
+	deps  map[string]*netfault.Link // its own link to each service it depends on
+}
+
+// LinkTo returns the instance's own link to a service it depends on (Service.DependsOn
+// with an env): the link its calls to that service take, and no other instance's, so a
+// fault on it cuts this instance off that service alone ("accounts-1.registry"). A
+// service it has no such link to is an error that lists those it has.
+func (i *Instance) LinkTo(service string) (*netfault.Link, error) {
+	if i == nil {
+		return nil, fmt.Errorf("no instance to have a link to %q: check the instance's name", service)
+	}
+	if l := i.deps[service]; l != nil {
+		return l, nil
+	}
+	names := slices.Sorted(maps.Keys(i.deps))
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s has no link to %q: it depends on no service through an env (depends_on with env)", i.instanceName(), service)
+	}
+	return nil, fmt.Errorf("%s has no link to %q: it has links to %s", i.instanceName(), service, strings.Join(names, ", "))
 }
 
 // portLinkOf is the ingress link of one port of an instance.
@@ -116,8 +133,7 @@ type Running struct {
 	linksByTo    map[string][]LinkPlan                   // instance → the planned links that reach it
 	counts       map[string]int                          // service → the number of its latest instance
 	builds       map[string]int                          // package → 1 once its build is announced, 2 once its end is
-	gateway      string
-	registry     string
+	urls         map[string]string                       // service → URL, once asked for
 	downOnce     sync.Once
 	downErr      error
 }
@@ -153,7 +169,7 @@ func WithSeed(seed uint64) Option { return func(c *upConfig) { c.seed, c.seeded 
 func WithBuilder(b *build.Builder) Option { return func(c *upConfig) { c.builder = b } }
 
 // WithReadiness adds a check Up waits for after every instance answers its health path
-// (the reference system's: every instance is listed in the registry).
+// (the reference system's, reference.Ready: every instance is listed in its registry).
 func WithReadiness(f func(context.Context, *Running) error) Option {
 	return func(c *upConfig) { c.readiness = append(c.readiness, f) }
 }
@@ -230,7 +246,8 @@ func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error)
 	}
 	r.sup = supervise.New(r.hist, r.log)
 	// The proxy host starts while the first instances do: those that advertise nothing
-	// (the databases, the registry) need it only once they run.
+	// (a database, a server with no ingress of its own to hand out) need it only once
+	// they run.
 	r.proxiesReady = make(chan struct{})
 	go func() {
 		defer close(r.proxiesReady)
@@ -255,7 +272,7 @@ func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error)
 			return r, fmt.Errorf("up %s: not ready: %w", sys.Name, err)
 		}
 	}
-	r.log.Info("system up", "runtime", r.rt.Name(), "instances", len(r.instances), "gateway", r.gateway, "seed", r.seed)
+	r.log.Info("system up", "runtime", r.rt.Name(), "instances", len(r.instances), "seed", r.seed)
 	return r, nil
 }
 
@@ -460,20 +477,40 @@ func (r *Running) Database(service string) *Instance {
 	return r.databases[service]
 }
 
-// Link returns a link by name: an instance's ingress ("accounts-1"), an instance's
-// registry link ("accounts-1.registry"), a database link ("accounts-db"), or a
-// dependency link ("orders-1.inventory").
+// Link returns a link by name: an instance's ingress ("accounts-1"), a database link
+// ("accounts-db"), or an instance's link to a dependency ("orders-1.inventory").
 func (r *Running) Link(name string) *netfault.Link {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.links[name]
 }
 
-// GatewayURL is where clients reach the gateway: through its ingress link.
-func (r *Running) GatewayURL() string { return r.gateway }
-
-// RegistryURL is where the harness reaches the registry: through its ingress link.
-func (r *Running) RegistryURL() string { return r.registry }
+// URL is where the harness reaches service over HTTP: its first instance's main port,
+// through that instance's ingress link ("http://127.0.0.1:32771"). It is looked up once
+// and kept. A service that has no instance is an error that names those that have.
+func (r *Running) URL(ctx context.Context, service string) (string, error) {
+	r.mu.Lock()
+	url, ok := r.urls[service]
+	r.mu.Unlock()
+	if ok {
+		return url, nil
+	}
+	inst := r.Instances(service)
+	if len(inst) == 0 {
+		return "", fmt.Errorf("no service %q runs: the system runs %s", service, strings.Join(r.serviceNames(), ", "))
+	}
+	url, err := inst[0].URL(ctx)
+	if err != nil {
+		return "", err
+	}
+	r.mu.Lock()
+	if r.urls == nil {
+		r.urls = map[string]string{}
+	}
+	r.urls[service] = url
+	r.mu.Unlock()
+	return url, nil
+}
 
 // Runtime is the runtime the system runs on.
 func (r *Running) Runtime() runtime.Runtime { return r.rt }

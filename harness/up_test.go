@@ -94,12 +94,12 @@ func TestReferenceSystemEveryPathThroughToxiproxy(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = sys.Down(context.Background()) })
-			gw := sys.GatewayURL()
+			gw := reference.GatewayURL(sys)
 			if code := post(t, gw+"/api/accounts/v1/accounts", `{"id":"alice","owner":"Alice"}`); code != 201 && code != 200 {
 				t.Fatalf("create account: %d", code)
 			}
 			// Every instance advertises its own proxy's address, never its own.
-			regURL := sys.RegistryURL() + "/v1/services/accounts"
+			regURL := reference.RegistryURL(sys) + "/v1/services/accounts"
 			_, _, body := get(t, regURL)
 			var snap struct {
 				Instances []struct{ ID, Address string } `json:"instances"`

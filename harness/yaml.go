@@ -310,7 +310,7 @@ func expected(goType string) (want, fix string) {
 		return "a whole number", "write a whole number, without quotes or a unit"
 	case goType == "time.Duration":
 		return "a duration", "write a number with its unit, such as 90s or 2m"
-	case goType == "string" || goType == "harness.Role":
+	case goType == "string":
 		return "a single value", "write one value on the line (quote it if it holds ':' or starts with a symbol)"
 	case strings.HasPrefix(goType, "[]"):
 		return "a list", `write a list: one "- item" a line, or [a, b]`

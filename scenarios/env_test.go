@@ -38,7 +38,7 @@ func (e *env) call(ctx context.Context, method, path, body string, header ...str
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, e.sys.GatewayURL()+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, reference.GatewayURL(e.sys)+path, rd)
 	if err != nil {
 		return 0, "", err
 	}
@@ -96,7 +96,7 @@ var (
 // recorded in the system's history; it stops by itself, and at the spec's end.
 func (e *env) drive(ctx context.Context, name string, rate int, d time.Duration, mix ...load.Request) *load.Run {
 	run, err := load.StartOpen(ctx, e.sys.History(), load.Open{
-		Name: name, Base: e.sys.GatewayURL(), Rate: rate, Duration: d, Requests: mix,
+		Name: name, Base: reference.GatewayURL(e.sys), Rate: rate, Duration: d, Requests: mix,
 		Header:  http.Header{"X-Api-Key": {reference.APIKey}},
 		Timeout: 5 * time.Second, Seed: runSeed(),
 	})

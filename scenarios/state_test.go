@@ -67,7 +67,9 @@ var registryPartition = scenario{
 		run := e.drive(ctx, "registry-partition", 40, 28*time.Second, readAccounts)
 		time.Sleep(2 * time.Second)
 
-		cut, err := x.Scope().Apply(ctx, fault.PartitionFromRegistry(victim.Registry))
+		partition, err := reference.PartitionFromRegistry(victim)
+		Expect(err).NotTo(HaveOccurred())
+		cut, err := x.Scope().Apply(ctx, partition)
 		Expect(err).NotTo(HaveOccurred())
 		evicted, evictedAt := waitFor(ctx, h, evictWithin, func(ctx context.Context) bool {
 			ids, err := reference.Listed(ctx, e.sys, "accounts")
@@ -324,7 +326,7 @@ func answerLatency(h *history.History, sel check.Selection, bound time.Duration)
 // exchange sends one request through the gateway and returns its status, body and
 // serving instance; err is set when no answer came.
 func exchange(ctx context.Context, e *env, method, path, body string, header ...string) (int, string, string, error) {
-	req, err := http.NewRequestWithContext(ctx, method, e.sys.GatewayURL()+path, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, reference.GatewayURL(e.sys)+path, strings.NewReader(body))
 	if err != nil {
 		return 0, "", "", err
 	}

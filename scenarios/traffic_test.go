@@ -358,7 +358,7 @@ func watchRegistration(ctx context.Context, e *env, instance string) func() time
 func registrations(ctx context.Context, e *env, svc string) (float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.sys.RegistryURL()+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, reference.RegistryURL(e.sys)+"/metrics", nil)
 	if err != nil {
 		return 0, fmt.Errorf("registrations of %s: %w", svc, err)
 	}

@@ -182,14 +182,14 @@ func BenchmarkToxiproxyHop(b *testing.B) {
 	b.Cleanup(func() { _ = bs.Close(context.Background()) })
 
 	key := http.Header{"X-Api-Key": {reference.APIKey}, "Content-Type": {"application/json"}}
-	for _, gw := range []string{hs.GatewayURL(), bs.GatewayURL()} {
+	for _, gw := range []string{reference.GatewayURL(hs), bs.GatewayURL()} {
 		if err := seedAccount(ctx, gw, key); err != nil {
 			b.Fatal(err)
 		}
 	}
 	compare(b, ctx, "gateway read of an account", "the same processes started bare: no proxy on any link",
 		"3 proxied links in the path (gateway ingress, accounts ingress, accounts' database)",
-		newPath(hs.GatewayURL()+"/api/accounts/v1/accounts/acct-0", key),
+		newPath(reference.GatewayURL(hs)+"/api/accounts/v1/accounts/acct-0", key),
 		newPath(bs.GatewayURL()+"/api/accounts/v1/accounts/acct-0", key))
 
 	a1 := hs.Instance("accounts-1")

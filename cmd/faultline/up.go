@@ -98,7 +98,7 @@ func cmdUp(ctx context.Context, args []string) int {
 			fmt.Fprintf(os.Stderr, "faultline up: tear down: %v\n", err)
 		}
 	}()
-	gw, reg := sys.GatewayURL(), sys.RegistryURL()
+	gw, reg := reference.GatewayURL(sys), reference.RegistryURL(sys)
 	fmt.Printf(`The reference system is up on the %s runtime (seed %d).
 
   gateway   %s

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/reference"
 	"github.com/faultline/faultline/reference-services/discovery"
 )
 
@@ -49,7 +50,7 @@ func startProbe(t testing.TB, r *harness.Running) *probe {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	reg := discovery.NewClient(r.RegistryURL())
+	reg := discovery.NewClient(reference.RegistryURL(r))
 	inst := discovery.Instance{Service: "probe", ID: "probe-1", Address: p.srv.Listener.Addr().String()}
 	if _, err := reg.Register(ctx, inst, 2*time.Minute); err != nil {
 		t.Fatalf("register the probe: %v", err)
@@ -222,7 +223,7 @@ func checkAccessPolicyUnderLoad(t *testing.T, r *harness.Running) {
 		Proxy: nil, MaxIdleConns: 128, MaxIdleConnsPerHost: 128, IdleConnTimeout: 10 * time.Second,
 	}}
 	t.Cleanup(client.CloseIdleConnections)
-	base := r.GatewayURL()
+	base := reference.GatewayURL(r)
 	waitRouted(t, client, base)
 
 	const (

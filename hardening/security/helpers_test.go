@@ -28,25 +28,26 @@ const gatewayKeys = okKey + "," + tierKey + ":20:20"
 // smallSystem is the least of the reference system that has every kind of listener: the
 // registry, one business service with its own etcd, and the gateway with our keys.
 func smallSystem() harness.System {
+	onRegistry := []harness.Dependency{{Service: reference.Registry, Env: reference.RegistryEnv}}
 	return harness.System{
 		Name: "security",
 		Services: []harness.Service{
 			{
-				Name: "registry", Role: harness.RoleRegistry,
+				Name:   reference.Registry,
 				Source: harness.Source{Package: reference.Module + "registry"}, Port: 8500,
 				Env:          map[string]string{"DATA_DIR": "{{datadir}}"},
 				AdvertiseEnv: "-", IDEnv: "-",
 			},
 			{
-				Name:        "accounts",
-				Source:      harness.Source{Package: reference.Module + "accounts"},
-				RegistryEnv: "REGISTRY_ADDR",
-				Database:    &harness.Database{Kind: "etcd", Env: "ETCD_ENDPOINTS"},
+				Name:      "accounts",
+				Source:    harness.Source{Package: reference.Module + "accounts"},
+				DependsOn: onRegistry,
+				Database:  &harness.Database{Env: "ETCD_ENDPOINTS", Server: reference.Database()},
 			},
 			{
-				Name: "gateway", Role: harness.RoleGateway,
+				Name:         reference.Gateway,
 				Source:       harness.Source{Package: reference.Module + "gateway"},
-				RegistryEnv:  "REGISTRY_ADDR",
+				DependsOn:    onRegistry,
 				AdvertiseEnv: "-", IDEnv: "-",
 				Env: map[string]string{"GATEWAY_API_KEYS": gatewayKeys, "LOG_LEVEL": "warn"},
 			},

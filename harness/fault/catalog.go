@@ -15,7 +15,7 @@ import (
 
 // Targets is what a drawn fault may act on.
 type Targets struct {
-	// Links are proxied paths any network fault may act on (ingress, registry, database).
+	// Links are proxied paths any network fault may act on (ingress, dependency, database).
 	Links []*netfault.Link
 	// HTTPLinks are proxied paths that carry HTTP, for the per-request HTTP faults.
 	HTTPLinks []*netfault.Link

@@ -287,13 +287,13 @@ func probeAll(t *testing.T, links map[[2]string]*netfault.Link, want func([2]str
 	wg.Wait()
 }
 
-func TestPartitionFromRegistryTouchesOnlyTheRegistryLink(t *testing.T) {
+func TestPartitionFromDependencyTouchesOnlyThatLink(t *testing.T) {
 	env := newNetEnv(t)
 	ingress, _ := env.link(t, "svc-1-ingress")
 	registry, _ := env.link(t, "svc-1-registry")
 	sc := fault.ScopeFor(t, nil)
 	ctx := context.Background()
-	a, err := sc.Apply(ctx, fault.PartitionFromRegistry(registry))
+	a, err := sc.Apply(ctx, fault.PartitionFromDependency(registry, "registry"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -157,23 +157,27 @@ func (p *PartitionFault) String() string {
 	return fmt.Sprintf("partition %v of %s: cuts %s (%s)", p.recipe, p.Target(), strings.Join(cuts, ", "), how)
 }
 
-// RegistryPartitionFault cuts one instance off the service registry and nothing else:
-// a black hole on its own registry link, so its heartbeats and lookups hang while it
-// keeps serving traffic.
-type RegistryPartitionFault struct {
+// DependencyPartitionFault cuts one instance off one service it depends on and nothing
+// else: a black hole on the instance's own link to that service (Instance.LinkTo), so
+// that its calls there hang while every caller still reaches it — an instance cut off
+// its registry, its broker, its cache.
+type DependencyPartitionFault struct {
 	*BlackHoleFault
+	dependency string
 }
 
-var _ Fault = (*RegistryPartitionFault)(nil)
+var _ Fault = (*DependencyPartitionFault)(nil)
 
-// PartitionFromRegistry cuts the instance whose registry link this is off the registry.
-func PartitionFromRegistry(registryLink *netfault.Link) *RegistryPartitionFault {
-	f := &RegistryPartitionFault{BlackHoleFault: BlackHole(registryLink)}
-	f.kind = "registry partition"
+// PartitionFromDependency cuts the instance whose own link to the service called
+// dependency this is off that service. Its kind in a history is "<dependency>
+// partition" ("registry partition").
+func PartitionFromDependency(link *netfault.Link, dependency string) *DependencyPartitionFault {
+	f := &DependencyPartitionFault{BlackHoleFault: BlackHole(link), dependency: dependency}
+	f.kind = dependency + " partition"
 	return f
 }
 
-// String reads "partition accounts-1-registry from the registry (black hole)".
-func (f *RegistryPartitionFault) String() string {
-	return fmt.Sprintf("partition %s from the registry (black hole)", f.Target())
+// String reads "partition accounts-1.registry from the registry (black hole)".
+func (f *DependencyPartitionFault) String() string {
+	return fmt.Sprintf("partition %s from the %s (black hole)", f.Target(), f.dependency)
 }

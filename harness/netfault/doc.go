@@ -1,6 +1,6 @@
 // Package netfault owns the network paths of a run: one Toxiproxy proxy per path
-// (an instance's ingress, its calls to the registry, a service's calls to its
-// database), created on the run's proxy host (runtime.ProxyHost), and the toxics that
+// (an instance's ingress, its calls to a service it depends on, a service's calls to
+// its database), created on the run's proxy host (runtime.ProxyHost), and the toxics that
 // hurt them — latency, bandwidth, black holes, resets, slicing, data limits, slow
 // closes, one-way cuts, refusals, and per-request HTTP faults — with the heal for each.
 // A Manager creates and deletes the proxies; a Link adds and removes toxics, turns its

@@ -9,7 +9,39 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/fault"
+	"github.com/faultline/faultline/harness/netfault"
 )
+
+// GatewayURL is where clients reach the gateway: through its first instance's ingress
+// link, or "" when the system runs no gateway.
+func GatewayURL(r *harness.Running) string { return serviceURL(r, Gateway) }
+
+// RegistryURL is where the harness reaches the registry: through its ingress link, or ""
+// when the system runs no registry.
+func RegistryURL(r *harness.Running) string { return serviceURL(r, Registry) }
+
+func serviceURL(r *harness.Running, service string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	url, _ := r.URL(ctx, service)
+	return url
+}
+
+// RegistryLink is the instance's own link to the registry: the one a partition from the
+// registry cuts.
+func RegistryLink(inst *harness.Instance) (*netfault.Link, error) { return inst.LinkTo(Registry) }
+
+// PartitionFromRegistry cuts one instance off the registry and nothing else: a black hole
+// on its own registry link, so that its heartbeats and lookups hang while every caller
+// still reaches it. It fails for an instance that has no registry link.
+func PartitionFromRegistry(inst *harness.Instance) (*fault.DependencyPartitionFault, error) {
+	l, err := RegistryLink(inst)
+	if err != nil {
+		return nil, fmt.Errorf("partition from the registry: %w", err)
+	}
+	return fault.PartitionFromDependency(l, Registry), nil
+}
 
 // Registered waits until the registry lists exactly the running instances of service
 // (by instance id), or ctx ends. It speaks the registry's HTTP API directly, so the
@@ -24,7 +56,7 @@ func Registered(ctx context.Context, r *harness.Running, service string) error {
 	var got []string
 	for {
 		got = nil
-		if ids, err := listed(ctx, client, r.RegistryURL(), service); err == nil {
+		if ids, err := listed(ctx, client, RegistryURL(r), service); err == nil {
 			got = ids
 			if slices.Equal(got, want) {
 				return nil
@@ -40,7 +72,7 @@ func Registered(ctx context.Context, r *harness.Running, service string) error {
 
 // Listed returns the instance ids the registry lists for service now.
 func Listed(ctx context.Context, r *harness.Running, service string) ([]string, error) {
-	return ListedAt(ctx, r.RegistryURL(), service)
+	return ListedAt(ctx, RegistryURL(r), service)
 }
 
 // ListedAt returns the sorted instance ids the registry at base (an http:// URL) lists
@@ -88,7 +120,7 @@ func Ready(ctx context.Context, r *harness.Running) error {
 			return err
 		}
 	}
-	if err := harness.WaitHTTP(ctx, r.GatewayURL()+"/readyz", time.Minute); err != nil {
+	if err := harness.WaitHTTP(ctx, GatewayURL(r)+"/readyz", time.Minute); err != nil {
 		return fmt.Errorf("gateway not ready: %w", err)
 	}
 	return nil

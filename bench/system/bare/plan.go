@@ -6,11 +6,24 @@ import (
 	"strings"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/modules/etcd"
+	"github.com/faultline/faultline/harness/reference"
 	"github.com/faultline/faultline/harness/runtime"
 )
 
-// EtcdPackage is the Go package of the database server a Database of kind etcd runs.
-const EtcdPackage = "go.etcd.io/etcd/server/v3"
+// etcdArgs start a single-member etcd as the reference system's databases are started
+// (reference.Database), without the harness's templates: bound to the runtime's port,
+// advertising its own address.
+var etcdArgs = []string{
+	"--name", "db", "--data-dir", runtime.PlaceholderDataDir + "/etcd",
+	"--listen-client-urls", "http://" + runtime.PlaceholderListen,
+	"--advertise-client-urls", "http://" + runtime.PlaceholderNetAddr,
+	"--listen-peer-urls", "http://127.0.0.1:0",
+	"--initial-advertise-peer-urls", "http://127.0.0.1:2380",
+	"--initial-cluster", "db=http://127.0.0.1:2380",
+	"--log-level", "error",
+	"--auto-compaction-mode", "periodic", "--auto-compaction-retention", "1h",
+}
 
 // Proc is one process of a plan: an instance of a service, or a service's database.
 type Proc struct {
@@ -31,8 +44,6 @@ type Proc struct {
 	Health string
 	// Needs names the processes that must be ready before it starts.
 	Needs []string
-	// Role is its service's role.
-	Role harness.Role
 }
 
 // Plan is a system laid out as processes, each naming the processes it waits for.
@@ -54,12 +65,6 @@ func NewPlan(sys harness.System) (Plan, error) {
 	if err := sys.Validate(); err != nil {
 		return Plan{}, fmt.Errorf("plan %s: %w", sys.Name, err)
 	}
-	var registry string
-	for _, svc := range sys.Services {
-		if svc.Role == harness.RoleRegistry {
-			registry = svc.Name
-		}
-	}
 	plan := Plan{Registered: map[string][]string{}}
 	placed := map[string][]string{} // service → its instances' names
 	pending := append([]harness.Service(nil), sys.Services...)
@@ -67,7 +72,7 @@ func NewPlan(sys harness.System) (Plan, error) {
 		progressed := false
 		var next []harness.Service
 		for _, svc := range pending {
-			deps := dependencies(svc, registry)
+			deps := dependencies(svc)
 			ready := true
 			for _, d := range deps {
 				if _, ok := placed[d]; !ok {
@@ -87,18 +92,21 @@ func NewPlan(sys harness.System) (Plan, error) {
 				needs = append(needs, placed[d]...)
 			}
 			if svc.Database != nil {
+				if pkg := svc.Database.Server.Source.Package; pkg != etcd.Package {
+					return Plan{}, fmt.Errorf("plan %s: service %s's database runs %q: the bare baseline starts etcd (%s) databases only", sys.Name, svc.Name, pkg, etcd.Package)
+				}
 				db := database(svc)
 				plan.Procs = append(plan.Procs, db)
 				needs = append(needs, db.Name)
 			}
-			procs, err := instances(svc, registry, placed, needs)
+			procs, err := instances(svc, placed, needs)
 			if err != nil {
 				return Plan{}, fmt.Errorf("plan %s: %w", sys.Name, err)
 			}
 			for _, p := range procs {
 				plan.Procs = append(plan.Procs, p)
 				placed[svc.Name] = append(placed[svc.Name], p.Name)
-				if svc.RegistryEnv != "" && (svc.Role == "" || svc.Role == harness.RoleService) {
+				if registers(svc) {
 					plan.Registered[svc.Name] = append(plan.Registered[svc.Name], p.Name)
 				}
 			}
@@ -111,28 +119,40 @@ func NewPlan(sys harness.System) (Plan, error) {
 	return plan, nil
 }
 
-// dependencies are the services svc waits for: the registry it calls, and its
-// dependencies.
-func dependencies(svc harness.Service, registry string) []string {
+// dependencies are the services svc waits for.
+func dependencies(svc harness.Service) []string {
 	var out []string
-	if svc.RegistryEnv != "" && registry != "" && registry != svc.Name {
-		out = append(out, registry)
-	}
 	for _, d := range svc.DependsOn {
 		out = append(out, d.Service)
 	}
 	return out
 }
 
+// registers says whether svc's instances are listed in the reference registry: those of
+// a business service, which depends on the registry and is not the gateway.
+func registers(svc harness.Service) bool {
+	if svc.Name == reference.Gateway {
+		return false
+	}
+	for _, d := range svc.DependsOn {
+		if d.Service == reference.Registry {
+			return true
+		}
+	}
+	return false
+}
+
+// database lays out svc's etcd, which the reference system declares with the etcd
+// module.
 func database(svc harness.Service) Proc {
 	name := svc.Name + "-db"
-	return Proc{Name: name, Service: name, Package: EtcdPackage, Args: harness.DatabaseArgs(), Env: map[string]string{},
-		Port: 2379, Health: "/health", Role: harness.RoleDatabase}
+	return Proc{Name: name, Service: name, Package: etcd.Package, Args: etcdArgs, Env: map[string]string{},
+		Port: 2379, Health: "/health"}
 }
 
 // instances lays out svc's replicas with the environment the harness would give them,
 // real addresses in place of proxied ones.
-func instances(svc harness.Service, registry string, placed map[string][]string, needs []string) ([]Proc, error) {
+func instances(svc harness.Service, placed map[string][]string, needs []string) ([]Proc, error) {
 	replicas := max(svc.Replicas, 1)
 	port := svc.Port
 	if port == 0 {
@@ -164,14 +184,8 @@ func instances(svc harness.Service, registry string, placed map[string][]string,
 		set(listenEnv, runtime.PlaceholderListen)
 		set(advertiseEnv, runtime.PlaceholderNetAddr)
 		set(idEnv, name)
-		if svc.RegistryEnv != "" {
-			if registry == "" {
-				return nil, fmt.Errorf("%s: registry_env is set but the system has no registry", name)
-			}
-			set(svc.RegistryEnv, addrOf(placed[registry][0]))
-		}
 		if svc.Database != nil {
-			set(or(svc.Database.Env, "ETCD_ENDPOINTS"), addrOf(svc.Name+"-db"))
+			set(svc.Database.Env, addrOf(svc.Name+"-db"))
 		}
 		for _, d := range svc.DependsOn {
 			set(d.Env, addrOf(placed[d.Service][0]))
@@ -180,7 +194,7 @@ func instances(svc harness.Service, registry string, placed map[string][]string,
 			return nil, fmt.Errorf("%s: the bare baseline runs Go packages only (source %+v)", name, svc.Source)
 		}
 		out = append(out, Proc{Name: name, Service: svc.Name, Package: svc.Source.Package, Args: svc.Args,
-			Env: env, Port: port, Health: health, Role: svc.Role, Needs: needs})
+			Env: env, Port: port, Health: health, Needs: needs})
 	}
 	return out, nil
 }

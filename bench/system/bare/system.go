@@ -95,10 +95,10 @@ func run(ctx context.Context, plan Plan, be backend) (s *System, err error) {
 			}
 			mu.Lock()
 			s.hosts[p.Name] = host
-			switch p.Role {
-			case harness.RoleGateway:
+			switch p.Service {
+			case reference.Gateway:
 				s.gateway = "http://" + host
-			case harness.RoleRegistry:
+			case reference.Registry:
 				s.registry = "http://" + host
 			}
 			mu.Unlock()
