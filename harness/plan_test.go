@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/modules/redis"
 	"github.com/faultline/faultline/harness/reference"
 	"github.com/faultline/faultline/harness/wait"
 )
@@ -515,5 +516,31 @@ func TestABadByNameClusterIsOneErrorNamingTheFieldAndTheFix(t *testing.T) {
 			_, err := tc.sys.Plan()
 			oneProblem(t, err, tc.want...)
 		})
+	}
+}
+
+// TestAModuleServerIsAServicesDatabaseAsItComes: a user hands a module's declaration
+// (Redis here) to Database as it comes, name and all: the harness runs it as app-db,
+// with the module's readiness, and hands every replica the one link to it.
+func TestAModuleServerIsAServicesDatabaseAsItComes(t *testing.T) {
+	cache, err := redis.Service("cache", redis.Image("redis:7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := harness.System{Name: "shop", Services: []harness.Service{{Name: "app", Source: harness.Source{Binary: "/bin/app"},
+		Replicas: 2, Database: &harness.Database{Env: "REDIS_ADDR", Server: cache}}}}
+	p, err := sys.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, ok := p.Instance("app-db")
+	if !ok || db.DatabaseOf != "app" || db.Ready == nil || db.Ready.Exec == nil || db.Source.Image != "redis:7" {
+		t.Fatalf("app-db = %+v (planned: %v)", db, ok)
+	}
+	for _, name := range []string{"app-1", "app-2"} {
+		in, _ := p.Instance(name)
+		if in.Env["REDIS_ADDR"] != harness.LinkRef("app-db") || !slices.Contains(in.After, "app-db") {
+			t.Errorf("%s gets REDIS_ADDR %q after %v, want the link app-db after app-db", name, in.Env["REDIS_ADDR"], in.After)
+		}
 	}
 }

@@ -170,10 +170,8 @@ func (r *Running) start(ctx context.Context, in InstancePlan, wait func(context.
 	for _, p := range in.Ports {
 		inst.ports = append(inst.ports, portLinkOf{name: p.Name, link: r.Link(in.PortLinks[p.Name])})
 	}
+	inst.deps = make(map[string]*netfault.Link, len(in.DependencyLinks))
 	for svc, l := range in.DependencyLinks {
-		if inst.deps == nil {
-			inst.deps = map[string]*netfault.Link{}
-		}
 		inst.deps[svc] = r.Link(l)
 	}
 	if in.Ready != nil {

@@ -57,8 +57,9 @@ type Database struct {
 	// ("ETCD_ENDPOINTS").
 	Env string `yaml:"env"`
 	// Server is the server: its source, ports, arguments, environment and readiness, as
-	// for any service. Its instance is called "<service>-db"; leave name, replicas,
-	// depends_on, database and cluster out.
+	// for any service — a module's declaration as it comes (redis.Service("cache")). Its
+	// instance is called "<service>-db", whatever its name; leave replicas, depends_on,
+	// database, cluster and by_name out.
 	Server Service `yaml:"server"`
 }
 
@@ -374,16 +375,18 @@ func checkDatabase(raw Database, server Service, bad func(format string, args ..
 		bad("database.env is empty: name the variable that receives the database's address (such as DATABASE_ADDR)")
 	}
 	s := raw.Server
-	for field, set := range map[string]bool{
-		"name":       s.Name != "",
-		"replicas":   s.Replicas > 1,
-		"depends_on": len(s.DependsOn) > 0,
-		"database":   s.Database != nil,
-		"cluster":    s.Cluster != nil,
-		"by_name":    s.ByName,
+	for _, f := range []struct {
+		field string
+		set   bool
+	}{
+		{"replicas", s.Replicas > 1},
+		{"depends_on", len(s.DependsOn) > 0},
+		{"database", s.Database != nil},
+		{"cluster", s.Cluster != nil},
+		{"by_name", s.ByName},
 	} {
-		if set {
-			bad("database.server.%s is set: the harness runs one server called %s, reached through its own link; drop %s", field, server.Name, field)
+		if f.set {
+			bad("database.server.%s is set: the harness runs one server called %s, reached through its own link; drop %s", f.field, server.Name, f.field)
 		}
 	}
 	server.check(func(format string, args ...any) { bad("database.server: "+format, args...) })

@@ -30,7 +30,7 @@ func TestLoadRejectsBadInputWithAClearError(t *testing.T) {
 		{"bad port", "name: s\nservices:\n  - name: a\n    port: 70000\n    source: {binary: x}\n", []string{"port 70000"}},
 		{"database without env", "name: s\nservices:\n  - name: a\n    source: {binary: x}\n    database: {server: {source: {binary: y}}}\n", []string{`service "a"`, "database.env is empty"}},
 		{"database without source", "name: s\nservices:\n  - name: a\n    source: {binary: x}\n    database: {env: DB, server: {port: 5432}}\n", []string{`service "a"`, "database.server: source is empty"}},
-		{"database named", "name: s\nservices:\n  - name: a\n    source: {binary: x}\n    database: {env: DB, server: {name: pg, source: {binary: y}}}\n", []string{"database.server.name is set", "a-db"}},
+		{"database replicated", "name: s\nservices:\n  - name: a\n    source: {binary: x}\n    database: {env: DB, server: {replicas: 2, source: {binary: y}}}\n", []string{"database.server.replicas is set", "a-db"}},
 		{"database ready on a missing port", "name: s\nservices:\n  - name: a\n    source: {binary: x}\n    database: {env: DB, server: {source: {binary: y}, ready: {tcp: {port: pg}}}}\n", []string{"database.server: ", `"pg"`}},
 		{"role is gone", "name: s\nservices:\n  - name: a\n    role: registry\n    source: {binary: x}\n", []string{`unknown field "role"`}},
 		{"registry env is gone", "name: s\nservices:\n  - name: a\n    source: {binary: x}\n    registry_env: R\n", []string{`unknown field "registry_env"`}},

@@ -10,7 +10,6 @@ import (
 
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/fault"
-	"github.com/faultline/faultline/harness/netfault"
 )
 
 // GatewayURL is where clients reach the gateway: through its first instance's ingress
@@ -28,15 +27,11 @@ func serviceURL(r *harness.Running, service string) string {
 	return url
 }
 
-// RegistryLink is the instance's own link to the registry: the one a partition from the
-// registry cuts.
-func RegistryLink(inst *harness.Instance) (*netfault.Link, error) { return inst.LinkTo(Registry) }
-
 // PartitionFromRegistry cuts one instance off the registry and nothing else: a black hole
 // on its own registry link, so that its heartbeats and lookups hang while every caller
 // still reaches it. It fails for an instance that has no registry link.
 func PartitionFromRegistry(inst *harness.Instance) (*fault.DependencyPartitionFault, error) {
-	l, err := RegistryLink(inst)
+	l, err := inst.LinkTo(Registry)
 	if err != nil {
 		return nil, fmt.Errorf("partition from the registry: %w", err)
 	}

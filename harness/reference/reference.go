@@ -10,8 +10,6 @@
 package reference
 
 import (
-	"slices"
-
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/modules/etcd"
 )
@@ -128,10 +126,8 @@ func System(opts ...Option) harness.System {
 func Database() harness.Service {
 	// etcd.Service fails only for an empty name or a Binary that is missing, and this
 	// call has neither.
-	svc, _ := etcd.Service("db", etcd.Args("--auto-compaction-mode", "periodic", "--auto-compaction-retention", "1h"))
-	svc.Name = ""
-	if i := slices.Index(svc.Args, "--advertise-client-urls"); i >= 0 && i+1 < len(svc.Args) {
-		svc.Args[i+1] = `http://{{netaddr "` + etcd.ClientPort + `"}}`
-	} // the harness names a database server after its service
+	svc, _ := etcd.Service("db", etcd.AdvertiseOwnAddress(),
+		etcd.Args("--auto-compaction-mode", "periodic", "--auto-compaction-retention", "1h"))
+	svc.Name = "" // the harness names a database server after its service: accounts-db
 	return svc
 }

@@ -6,24 +6,9 @@ import (
 	"strings"
 
 	"github.com/faultline/faultline/harness"
-	"github.com/faultline/faultline/harness/modules/etcd"
 	"github.com/faultline/faultline/harness/reference"
 	"github.com/faultline/faultline/harness/runtime"
 )
-
-// etcdArgs start a single-member etcd as the reference system's databases are started
-// (reference.Database), without the harness's templates: bound to the runtime's port,
-// advertising its own address.
-var etcdArgs = []string{
-	"--name", "db", "--data-dir", runtime.PlaceholderDataDir + "/etcd",
-	"--listen-client-urls", "http://" + runtime.PlaceholderListen,
-	"--advertise-client-urls", "http://" + runtime.PlaceholderNetAddr,
-	"--listen-peer-urls", "http://127.0.0.1:0",
-	"--initial-advertise-peer-urls", "http://127.0.0.1:2380",
-	"--initial-cluster", "db=http://127.0.0.1:2380",
-	"--log-level", "error",
-	"--auto-compaction-mode", "periodic", "--auto-compaction-retention", "1h",
-}
 
 // Proc is one process of a plan: an instance of a service, or a service's database.
 type Proc struct {
@@ -62,7 +47,8 @@ func addrOf(name string) string { return "{{addr:" + name + "}}" }
 // process waits for what it needs — its database, the registry, every instance of the
 // services it depends on — as docker compose's depends_on with service_healthy does.
 func NewPlan(sys harness.System) (Plan, error) {
-	if err := sys.Validate(); err != nil {
+	hp, err := sys.Plan() // validates; the databases are started as the harness plans them
+	if err != nil {
 		return Plan{}, fmt.Errorf("plan %s: %w", sys.Name, err)
 	}
 	plan := Plan{Registered: map[string][]string{}}
@@ -92,10 +78,10 @@ func NewPlan(sys harness.System) (Plan, error) {
 				needs = append(needs, placed[d]...)
 			}
 			if svc.Database != nil {
-				if pkg := svc.Database.Server.Source.Package; pkg != etcd.Package {
-					return Plan{}, fmt.Errorf("plan %s: service %s's database runs %q: the bare baseline starts etcd (%s) databases only", sys.Name, svc.Name, pkg, etcd.Package)
+				db, err := database(hp, svc)
+				if err != nil {
+					return Plan{}, fmt.Errorf("plan %s: %w", sys.Name, err)
 				}
-				db := database(svc)
 				plan.Procs = append(plan.Procs, db)
 				needs = append(needs, db.Name)
 			}
@@ -142,12 +128,28 @@ func registers(svc harness.Service) bool {
 	return false
 }
 
-// database lays out svc's etcd, which the reference system declares with the etcd
-// module.
-func database(svc harness.Service) Proc {
-	name := svc.Name + "-db"
-	return Proc{Name: name, Service: name, Package: etcd.Package, Args: etcdArgs, Env: map[string]string{},
-		Port: 2379, Health: "/health"}
+// database lays out svc's database server with the arguments and environment the
+// harness plans for it (hp), which must hand it no link: a bare start has none.
+func database(hp *harness.Plan, svc harness.Service) (Proc, error) {
+	in, ok := hp.Instance(svc.Name + "-db")
+	if !ok {
+		return Proc{}, fmt.Errorf("service %s: the harness's plan has no database server %s-db", svc.Name, svc.Name)
+	}
+	if len(in.Links) > 0 {
+		return Proc{}, fmt.Errorf("%s: the server is handed links %v: the bare baseline starts servers handed none", in.Name, in.Links)
+	}
+	if in.Source.Package == "" {
+		return Proc{}, fmt.Errorf("%s: the bare baseline runs Go packages only (source %+v)", in.Name, in.Source)
+	}
+	health := in.Health
+	if in.Ready != nil && in.Ready.HTTP != nil {
+		health = in.Ready.HTTP.Path
+	}
+	if health == "" {
+		return Proc{}, fmt.Errorf("%s: the bare baseline waits for an HTTP health path, and the server has none", in.Name)
+	}
+	return Proc{Name: in.Name, Service: in.Service, Package: in.Source.Package, Args: in.Args, Env: in.Env,
+		Port: in.Ports[0].Port, Health: health}, nil
 }
 
 // instances lays out svc's replicas with the environment the harness would give them,

@@ -38,11 +38,23 @@ func TestPlanOfTheReferenceSystem(t *testing.T) {
 	if _, ok := plan.Registered["gateway"]; ok {
 		t.Error("the gateway does not register, yet the plan waits for it")
 	}
-	var a2 Proc
+	var a2, db Proc
 	for _, p := range plan.Procs {
-		if p.Name == "accounts-2" {
+		switch p.Name {
+		case "accounts-2":
 			a2 = p
+		case "accounts-db":
+			db = p
 		}
+	}
+	// The database starts as the harness plans it: the etcd module's arguments, expanded.
+	hp, err := reference.System().Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	planned, _ := hp.Instance("accounts-db")
+	if !slices.Equal(db.Args, planned.Args) || db.Port != 2379 || db.Health != "/health" || !slices.Contains(db.Args, "accounts-db") {
+		t.Errorf("accounts-db = %+v, want the harness's planned args %v on 2379 with /health", db, planned.Args)
 	}
 	for k, v := range map[string]string{
 		"REGISTRY_ADDR": addrOf("registry-1"), "ETCD_ENDPOINTS": addrOf("accounts-db"),

@@ -26,6 +26,7 @@ package etcd
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,6 +52,7 @@ type config struct {
 	logLvl  string
 	timeout time.Duration
 	args    []string
+	ownAddr bool
 }
 
 // Binary runs the etcd program at path instead of building Package.
@@ -61,6 +63,14 @@ func LogLevel(level string) Option { return func(c *config) { c.logLvl = level }
 
 // StartTimeout bounds each member's start and readiness (default one minute).
 func StartTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+
+// AdvertiseOwnAddress makes a single member (Service) advertise its own client address
+// instead of its ingress link's, for callers that dial the endpoint they are handed and
+// never sync the advertised ones: a member handed no link of its own starts without
+// waiting for the run's proxy host. A caller that does sync (clientv3's AutoSyncInterval)
+// would then bypass the link, so leave it out for those. Cluster ignores it: its members'
+// addresses must be links for partitions to hold.
+func AdvertiseOwnAddress() Option { return func(c *config) { c.ownAddr = true } }
 
 // Args appends flags of the user's own to every member's ("--heartbeat-interval", "50").
 func Args(args ...string) Option { return func(c *config) { c.args = append(c.args, args...) } }
@@ -78,6 +88,9 @@ func Service(name string, opts ...Option) (harness.Service, error) {
 		"--initial-cluster", "{{.Name}}=http://127.0.0.1:2380",
 	})
 	svc.Ports = harness.Ports{{Name: ClientPort, Port: 2379}}
+	if c.ownAddr {
+		svc.Args[slices.Index(svc.Args, "--advertise-client-urls")+1] = `http://{{netaddr "` + ClientPort + `"}}`
+	}
 	return svc, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -351,5 +352,34 @@ func TestOnDockerAMemberAndAClusterRunFromTheBinary(t *testing.T) {
 	}
 	if err := put(ctx, client(t, sys.Instance("kv-3")), "minority", "write"); err == nil {
 		t.Fatal("a write through the isolated kv-3 was acknowledged on docker: the partition did not hold")
+	}
+}
+
+// TestAdvertiseOwnAddressHandsASingleMemberNoLink: by default a single member advertises
+// its ingress link (and so is handed it, and waits for the proxy host); with
+// AdvertiseOwnAddress it advertises its own address and is handed no link at all.
+func TestAdvertiseOwnAddressHandsASingleMemberNoLink(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		opts  []etcd.Option
+		links []string
+	}{
+		{"through its link", nil, []string{"kv-1"}},
+		{"its own address", []etcd.Option{etcd.AdvertiseOwnAddress()}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kv, err := etcd.Service("kv", tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := harness.System{Name: "s", Services: []harness.Service{kv}}.Plan()
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, _ := p.Instance("kv-1")
+			if !slices.Equal(in.Links, tc.links) {
+				t.Errorf("kv-1 is handed %v, want %v", in.Links, tc.links)
+			}
+		})
 	}
 }
