@@ -79,17 +79,40 @@ func builtFrom(path, pkg string) bool {
 	return err != nil || info.Path == pkg
 }
 
+// prebuiltFor finds pkg's binary in the directory dir: the file called name when it may
+// stand for pkg (builtFrom), else any Go binary whose build information names pkg, so
+// that a binary built under a name of its maker's choosing (`go build -o bin/etcd
+// go.etcd.io/etcd/server/v3`) is found without the harness knowing that name.
+func prebuiltFor(dir, name, pkg string) (string, bool) {
+	if p := filepath.Join(dir, name); executable(p) && builtFrom(p, pkg) {
+		return p, true
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", false
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if e.Name() == name || !executable(p) {
+			continue
+		}
+		if info, err := buildinfo.ReadFile(p); err == nil && info.Path == pkg {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+func executable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
+}
+
 var versionElem = regexp.MustCompile(`^v[0-9]+$`)
 
-// known names binaries whose package path does not end in their name.
-var known = map[string]string{"go.etcd.io/etcd/server/v3": "etcd"}
-
-// Name is the file name a package's binary gets: its last path element, skipping a
-// major-version suffix.
+// Name is the file name a package's binary gets, by go build's own rule: its last path
+// element, skipping a major-version suffix ("example.com/thing/v2" gives "thing").
 func Name(pkg string) string {
-	if n, ok := known[pkg]; ok {
-		return n
-	}
 	base := path.Base(pkg)
 	if versionElem.MatchString(base) {
 		base = path.Base(path.Dir(pkg))
@@ -117,8 +140,7 @@ func (b *Builder) Package(ctx context.Context, pkg string) (string, error) {
 func (b *Builder) build(ctx context.Context, pkg string) (string, error) {
 	name := Name(pkg)
 	if b.prebuilt != "" {
-		p := filepath.Join(b.prebuilt, name)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 && builtFrom(p, pkg) {
+		if p, ok := prebuiltFor(b.prebuilt, name, pkg); ok {
 			return p, nil
 		}
 	}

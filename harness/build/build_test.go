@@ -15,7 +15,7 @@ import (
 func TestName(t *testing.T) {
 	for pkg, want := range map[string]string{
 		"github.com/faultline/faultline/reference-services/cmd/accounts": "accounts",
-		"go.etcd.io/etcd/server/v3":                                      "etcd",
+		"go.etcd.io/etcd/server/v3":                                      "server",
 		"example.com/thing/v2":                                           "thing",
 	} {
 		if got := build.Name(pkg); got != want {
@@ -118,11 +118,39 @@ func TestAPrebuiltBinaryIsTakenOnlyForItsOwnPackage(t *testing.T) {
 		t.Errorf("%s gave %s (%v), want its prebuilt binary", other, p, err)
 	}
 	// A stand-in with no Go build information (a script) is taken by its name.
-	script := filepath.Join(prebuilt, "etcd")
+	script := filepath.Join(prebuilt, "server")
 	if err := os.WriteFile(script, []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if p, err := b.Package(ctx, "go.etcd.io/etcd/server/v3"); err != nil || p != script {
-		t.Errorf("a prebuilt stand-in for etcd gave %s (%v), want %s", p, err, script)
+	if p, err := b.Package(ctx, "example.com/server/v3"); err != nil || p != script {
+		t.Errorf("a prebuilt stand-in for example.com/server/v3 gave %s (%v), want %s", p, err, script)
+	}
+}
+
+// A Go binary its maker built under a name of their own (make's bin/etcd for etcd's
+// go.etcd.io/etcd/server/v3) is found by its build information.
+func TestPrebuiltFoundByBuildInfoUnderAnyName(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary: skipped under -short")
+	}
+	const pkg = "github.com/faultline/faultline/harness/build/testdata/hello"
+	prebuilt := t.TempDir()
+	want := filepath.Join(prebuilt, "greeter")
+	cmd := exec.Command("go", "build", "-o", want, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", pkg, err, out)
+	}
+	// A script beside it, with no build information, is passed over.
+	if err := os.WriteFile(filepath.Join(prebuilt, "aaa"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p, err := build.New(build.WithDir(dir), build.WithPrebuilt(prebuilt)).Package(context.Background(), pkg)
+	if err != nil || p != want {
+		t.Errorf("Package(%s) = %s (%v), want the prebuilt %s", pkg, p, err, want)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the cache holds %d entries: it built what was prebuilt", len(entries))
 	}
 }
