@@ -56,13 +56,14 @@ rm -f "$blindlog"
 # process of its own with its own system. They are mostly waiting out fault and
 # recovery windows (the two together leave about two thirds of the 2 cores idle,
 # measured with vmstat), so each keeps the CPU its bounds need, and nothing else runs
-# beside them. Each writes its report to a directory of its own.
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
+# beside them. Each writes its report to a directory of its own, under
+# $FAULTLINE_REPORT_DIR when the caller set one (ci/flake-clone.sh does).
+reports=${FAULTLINE_REPORT_DIR:-$PWD/reports/test-$(date -u +%Y%m%dT%H%M%SZ)}
 dockerlog=$(mktemp "${TMPDIR:-/tmp}/faultline-docker.XXXXXX")
-FAULTLINE_REPORT_DIR="$PWD/reports/test-$stamp-docker" setsid go test -count=1 -timeout 25m ./scenarios/ -ginkgo.label-filter='!slow && !blind && docker' >"$dockerlog" 2>&1 &
+FAULTLINE_REPORT_DIR="$reports/docker" setsid go test -count=1 -timeout 25m ./scenarios/ -ginkgo.label-filter='!slow && !blind && docker' >"$dockerlog" 2>&1 &
 dockerhalf=$!
 trap 'kill -INT -- -"$dockerhalf" 2>/dev/null || true; wait "$dockerhalf" || true; exit 130' INT TERM
-FAULTLINE_REPORT_DIR="$PWD/reports/test-$stamp-local" go test -count=1 -timeout 25m ./scenarios/ -ginkgo.label-filter='!slow && !blind && local' 2>&1 | tee -a "$log" || status=1
+FAULTLINE_REPORT_DIR="$reports/local" go test -count=1 -timeout 25m ./scenarios/ -ginkgo.label-filter='!slow && !blind && local' 2>&1 | tee -a "$log" || status=1
 dockerstatus=0
 wait "$dockerhalf" || dockerstatus=$?
 trap - INT TERM
