@@ -101,11 +101,14 @@ func (r *Running) start(ctx context.Context, in InstancePlan, wait func(context.
 	if err != nil {
 		return nil, fail(fmt.Errorf("%s: %w", in.Name, err))
 	}
+	// The phases' times go to the debug log: where a slow bring-up spends its time.
+	began := time.Now()
 	if wait != nil {
 		if err := wait(ctx, in); err != nil {
 			return nil, err
 		}
 	}
+	waited := time.Now()
 	for _, name := range in.Links {
 		if err := r.slot(name).make(ctx, r); err != nil {
 			return nil, fail(err)
@@ -149,6 +152,7 @@ func (r *Running) start(ctx context.Context, in InstancePlan, wait func(context.
 	for _, p := range in.Ports[1:] {
 		spec.Ports = append(spec.Ports, runtime.NamedPort{Name: p.Name, Port: p.Port})
 	}
+	linked := time.Now()
 	ri, err := r.rt.Start(ctx, spec)
 	if err != nil {
 		if in.DatabaseOf != "" {
@@ -166,6 +170,7 @@ func (r *Running) start(ctx context.Context, in InstancePlan, wait func(context.
 			return nil, fail(fmt.Errorf("start %s: %w", in.Name, err))
 		}
 	}
+	started := time.Now()
 	inst := &Instance{Instance: ri, Service: in.Service, Ingress: r.Link(in.Ingress)}
 	for _, p := range in.Ports {
 		inst.ports = append(inst.ports, portLinkOf{name: p.Name, link: r.Link(in.PortLinks[p.Name])})
@@ -180,6 +185,9 @@ func (r *Running) start(ctx context.Context, in InstancePlan, wait func(context.
 			return nil, fail(fmt.Errorf("start %s: through its proxy: %w", in.Name, err))
 		}
 	}
+	r.log.Debug("instance up", "instance", in.Name, "waited", waited.Sub(began).Round(time.Millisecond),
+		"links", linked.Sub(waited).Round(time.Millisecond), "start", started.Sub(linked).Round(time.Millisecond),
+		"ready", time.Since(started).Round(time.Millisecond))
 	r.mu.Lock()
 	if in.DatabaseOf != "" {
 		r.databases[in.DatabaseOf] = inst

@@ -40,6 +40,11 @@ type ProxyHost struct {
 	apiAddr string
 	alias   string
 	ports   []int // the container port of each slot
+	// hostPorts is the host port Docker published for each container port, read once
+	// when the container is up: a proxy container is never stopped, paused or
+	// disconnected while its run lasts, so they stay put, and a fault's proof by
+	// traffic asks for them without a round trip to the engine.
+	hostPorts map[int]string
 }
 
 var (
@@ -81,7 +86,11 @@ func (r *Runtime) startProxy(ctx context.Context, name, alias string, ports []in
 		return nil, err
 	}
 	p := &ProxyHost{rt: r, id: ctr.GetContainerID(), alias: alias, ports: ports}
-	hp, err := p.published(ctx, ProxyAPIPort)
+	if err := p.readPublished(ctx); err != nil {
+		r.discard(ctx, p.id)
+		return nil, err
+	}
+	hp, err := p.published(ProxyAPIPort)
 	if err != nil {
 		r.discard(ctx, p.id)
 		return nil, err
@@ -124,7 +133,7 @@ func (p *ProxyHost) HostAddr(ctx context.Context, listen string) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("proxy host address of %q: %w", listen, err)
 	}
-	hp, err := p.published(ctx, port)
+	hp, err := p.published(port)
 	if err != nil {
 		return "", fmt.Errorf("proxy host address of %q: %w", listen, err)
 	}
@@ -141,13 +150,24 @@ func (p *ProxyHost) NetAddr(listen string) string {
 	return net.JoinHostPort(p.alias, strconv.Itoa(port))
 }
 
-// published is the host port Docker published for the container port.
-func (p *ProxyHost) published(ctx context.Context, port int) (string, error) {
+// readPublished reads, once, the host port Docker published for the API and each slot.
+func (p *ProxyHost) readPublished(ctx context.Context) error {
 	res, err := p.rt.api.ContainerInspect(ctx, p.id, client.ContainerInspectOptions{})
 	if err != nil {
-		return "", fmt.Errorf("inspect proxy container: %w", err)
+		return fmt.Errorf("inspect proxy container: %w", err)
 	}
-	hp, ok := hostPort(res.Container, containerPort(port))
+	p.hostPorts = make(map[int]string, len(p.ports)+1)
+	for _, port := range append([]int{ProxyAPIPort}, p.ports...) {
+		if hp, ok := hostPort(res.Container, containerPort(port)); ok {
+			p.hostPorts[port] = hp
+		}
+	}
+	return nil
+}
+
+// published is the host port Docker published for the container port.
+func (p *ProxyHost) published(port int) (string, error) {
+	hp, ok := p.hostPorts[port]
 	if !ok {
 		return "", fmt.Errorf("port %d of the proxy container is not published (it publishes %v)", port, p.ports)
 	}
