@@ -26,49 +26,57 @@ fi
 log=${TMPDIR:-/tmp}/faultline-test.log
 : >"$log"
 status=0
+# Jobs run beside the foreground one, each in a process group of its own (setsid), so
+# that whatever ends this script hands each one SIGINT, on which it downs its systems
+# and ends; each writes to a log of its own, printed once it is collected.
+pids=() outs=() heads=()
+beside() { # beside HEADING COMMAND...: start COMMAND beside what runs next
+  heads+=("$1")
+  outs+=("$(mktemp "${TMPDIR:-/tmp}/faultline-beside.XXXXXX")")
+  shift
+  setsid "$@" >"${outs[-1]}" 2>&1 &
+  pids+=("$!")
+}
+stop_beside() {
+  local p
+  for p in "${pids[@]}"; do kill -INT -- -"$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  exit 130
+}
+trap stop_beside INT TERM
+collect() { # wait for every command started beside, and print its log under its heading
+  local i rc
+  for i in "${!pids[@]}"; do
+    rc=0
+    wait "${pids[$i]}" || rc=$?
+    echo "--- ${heads[$i]}:" | tee -a "$log"
+    tee -a "$log" <"${outs[$i]}"
+    rm -f "${outs[$i]}"
+    [ "$rc" = 0 ] || status=1
+  done
+  pids=() outs=() heads=()
+}
 # Every package but the scenarios first, two at a time, and beside them the proofs that
 # the scenarios' checks are not blind (label "blind": each breaks the reference system on
 # purpose and passes only when a check goes red, so a busy machine can only make them
-# redder, never green). Then the scenario suites with nothing else beside them, so
-# that their latency and recovery bounds are not measured on a box that is also running
-# other packages' containers. Specs labelled "slow" (the 50-cycle soak) run outside `make test`:
+# redder, never green). Specs labelled "slow" (the 50-cycle soak) run outside `make test`:
 # `go test ./scenarios/ -ginkgo.label-filter=slow`.
-blindlog=$(mktemp "${TMPDIR:-/tmp}/faultline-blinds.XXXXXX")
-# In a process group of their own (setsid), so that whatever ends this script hands
-# them one SIGINT, on which they down their systems and end.
-setsid go test -count=1 -timeout 25m ./scenarios/ -ginkgo.label-filter='blind && !slow' >"$blindlog" 2>&1 &
-blinds=$!
-trap 'kill -INT -- -"$blinds" 2>/dev/null || true; wait "$blinds" || true; exit 130' INT TERM
+beside "the proofs that the checks are not blind (./scenarios/, label blind), run beside the packages" go test -count=1 -timeout 25m ./scenarios/ -ginkgo.label-filter='blind && !slow'
 go test -count=1 -timeout 20m $(go list ./... | grep -v '/scenarios$') 2>&1 | tee -a "$log" || status=1
-blindstatus=0
-wait "$blinds" || blindstatus=$?
-trap - INT TERM
-echo "--- the proofs that the checks are not blind (./scenarios/, label blind), run beside the packages:" | tee -a "$log"
-tee -a "$log" <"$blindlog"
-rm -f "$blindlog"
-[ "$blindstatus" = 0 ] || status=1
-# examples/ is a user's repository in miniature, a Go module of its own (faultline
-# through a replace): its experiments run alone too, for their bounds, through
-# `faultline run` from its own directory as a user would, which leaves their report in
-# examples/reports/latest/.
-(cd examples && go vet ./... && ../bin/faultline run -runtime local -timeout 10m ./... && test -s reports/latest/index.html) 2>&1 | tee -a "$log" || status=1
-# The scenario suites last: the docker half and the local half side by side, each in a
-# process of its own with its own system. They are mostly waiting out fault and
-# recovery windows (the two together leave about two thirds of the 2 cores idle,
-# measured with vmstat), so each keeps the CPU its bounds need, and nothing else runs
-# beside them. Each writes its report to a directory of its own, under
-# $FAULTLINE_REPORT_DIR when the caller set one (ci/flake-clone.sh does).
+collect
+# Then the experiments with bounds, with no other package beside them: the scenario
+# suites' docker half and local half, each in a process of its own with its own system,
+# and examples/, a user's repository in miniature (a Go module of its own, faultline
+# through a replace), through `faultline run` from its own directory as a user would,
+# which leaves its report in examples/reports/latest/. They mostly wait out fault and
+# recovery windows: the two halves side by side left about two thirds of the 2 cores
+# idle (vmstat), so each keeps the CPU its bounds need. Each scenario half writes its
+# report to a directory of its own, under $FAULTLINE_REPORT_DIR when the caller set one
+# (ci/flake-clone.sh does).
 reports=${FAULTLINE_REPORT_DIR:-$PWD/reports/test-$(date -u +%Y%m%dT%H%M%SZ)}
-dockerlog=$(mktemp "${TMPDIR:-/tmp}/faultline-docker.XXXXXX")
-FAULTLINE_REPORT_DIR="$reports/docker" setsid go test -count=1 -timeout 25m ./scenarios/ -ginkgo.label-filter='!slow && !blind && docker' >"$dockerlog" 2>&1 &
-dockerhalf=$!
-trap 'kill -INT -- -"$dockerhalf" 2>/dev/null || true; wait "$dockerhalf" || true; exit 130' INT TERM
+beside "examples/ (faultline run), run beside the scenario suites" bash -c 'cd examples && go vet ./... && ../bin/faultline run -runtime local -timeout 10m ./... && test -s reports/latest/index.html'
+beside "the scenario suites on docker (./scenarios/, label docker), run beside the local ones" env FAULTLINE_REPORT_DIR="$reports/docker" go test -count=1 -timeout 25m ./scenarios/ -ginkgo.label-filter='!slow && !blind && docker'
 FAULTLINE_REPORT_DIR="$reports/local" go test -count=1 -timeout 25m ./scenarios/ -ginkgo.label-filter='!slow && !blind && local' 2>&1 | tee -a "$log" || status=1
-dockerstatus=0
-wait "$dockerhalf" || dockerstatus=$?
+collect
 trap - INT TERM
-echo "--- the scenario suites on docker (./scenarios/, label docker), run beside the local ones:" | tee -a "$log"
-tee -a "$log" <"$dockerlog"
-rm -f "$dockerlog"
-[ "$dockerstatus" = 0 ] || status=1
 exit $status
