@@ -97,7 +97,7 @@ func killCycles(n int) func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		wl := &writeLoad{e: e, w: w, dep: dep}
 		DeferCleanup(wl.stop)
 		wl.keep(ctx)
-		time.Sleep(2 * time.Second)
+		x.HoldSteady(ctx, steadyOn(0.99, writeRoutes...))
 
 		sc := x.Scope()
 		var cycles []cycle
@@ -289,6 +289,9 @@ func (l *writeLoad) keep(ctx context.Context) {
 		l.runs = append(l.runs, run)
 	}
 }
+
+// writeRoutes are the routes of the write load: its kv writes and its deposits.
+var writeRoutes = []string{"durable write", "deposit"}
 
 // stop ends the loads and waits for their last answers; it may be called again.
 func (l *writeLoad) stop() {

@@ -19,16 +19,17 @@ var failover = scenario{
 	labels:     []string{"failover"},
 	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
-		run := e.drive(ctx, "failover", 50, 12*time.Second, readAccounts)
-		time.Sleep(3 * time.Second)
+		run := e.drive(ctx, "failover", 50, time.Minute, readAccounts)
+		x.HoldSteady(ctx, steadyOn(0.99, "accounts"))
 
 		victim := e.sys.Instance("accounts-1")
 		kill, err := x.Scope().Apply(ctx, fault.Kill(victim, fault.HoldDown(e.sys.Supervisor())))
 		Expect(err).NotTo(HaveOccurred())
 		time.Sleep(6 * time.Second)
 		Expect(kill.Heal(ctx)).To(Succeed())
-		_, err = run.Wait()
-		Expect(err).NotTo(HaveOccurred())
+		healStart, _ := kill.HealStartedAt()
+		x.AwaitRecovery(ctx, healStart, steadyOn(0.99, "accounts"))
+		stopLoads(run)
 
 		during := faultline.During(h, kill).On("accounts")
 		x.Check(

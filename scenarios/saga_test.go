@@ -63,10 +63,14 @@ var sagaConsistency = scenario{
 		e.made(ctx, "/api/accounts/v1/accounts", fmt.Sprintf(`{"id":%q,"owner":"saga","balance":%d}`, poor, sagaPoorBalance))
 
 		o := &sagaOrders{e: e, item: item, accounts: []string{"acct-0", poor}, prefix: tag}
-		run, err := load.StartClosed(ctx, h, load.Closed{Name: "saga", Workers: 3, Duration: 16 * time.Second, Op: o.place, Seed: runSeed(), Think: 50 * time.Millisecond})
+		run, err := load.StartClosed(ctx, h, load.Closed{Name: "saga", Workers: 3, Duration: time.Minute, Op: o.place, Seed: runSeed(), Think: 50 * time.Millisecond})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(run.Stop)
-		time.Sleep(4 * time.Second)
+		// Debits refused first: orders answered steadily (a rejection is an answer), and
+		// the poor account's money spent.
+		x.HoldSteady(ctx, steadyOn(0.99, "saga"))
+		Eventually(o.rejected).WithTimeout(20*time.Second).WithPolling(100*time.Millisecond).Should(BeNumerically(">=", 2),
+			"no order was rejected for want of money within 20s: the saga's first phase did not happen")
 
 		var kills []*fault.Active
 		for _, inst := range e.sys.Instances("accounts") {
@@ -78,8 +82,10 @@ var sagaConsistency = scenario{
 		for _, kill := range kills {
 			Expect(kill.Heal(ctx)).To(Succeed())
 		}
-		_, err = run.Wait()
-		Expect(err).NotTo(HaveOccurred())
+		// Orders go on until they are answered again with accounts back.
+		healStart, _ := kills[0].HealStartedAt()
+		x.AwaitRecovery(ctx, healStart, steadyOn(0.99, "saga"))
+		stopLoads(run)
 
 		final := o.settle(ctx, h)
 		x.Check(final, o.consistent(ctx))
@@ -134,6 +140,19 @@ func (o *sagaOrders) place(ctx context.Context, worker int, rng *rand.Rand) hist
 		op.Output = map[string]string{"order": got.ID, "status": got.Status}
 	}
 	return op
+}
+
+// rejected counts the orders answered rejected so far.
+func (o *sagaOrders) rejected() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for _, got := range o.orders {
+		if got.Status == "rejected" {
+			n++
+		}
+	}
+	return n
 }
 
 // decodeOrder reads the order in an orders answer: the order itself (confirmed, or
@@ -285,7 +304,7 @@ var ordersFailFast = scenario{
 			Requests: []load.Request{direct}, Timeout: 5 * time.Second, Seed: runSeed()})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(run.Stop)
-		x.HoldSteady(ctx, experiment.Windows{Routes: []string{direct.Route}, SLO: 0.95})
+		x.HoldSteady(ctx, steadyOn(0.95, direct.Route))
 
 		var hangs []*fault.Active
 		for _, inst := range e.sys.Instances("inventory") {
@@ -298,7 +317,7 @@ var ordersFailFast = scenario{
 			Expect(hang.Heal(ctx)).To(Succeed())
 		}
 		since := faultline.SinceHeal(h, spanners(hangs)...).On(direct.Route)
-		x.AwaitRecovery(ctx, since.Window.From, experiment.Windows{Routes: []string{direct.Route}, N: 2, Width: 2 * time.Second, SLO: 0.95, Within: 30 * time.Second})
+		x.AwaitRecovery(ctx, since.Window.From, recoveredOn(0.95, 2*time.Second, direct.Route))
 		stopLoads(run)
 
 		healStart, _ := hangs[0].HealStartedAt()

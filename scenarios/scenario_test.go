@@ -54,6 +54,27 @@ type ginkgoT struct{ FullGinkgoTInterface }
 // FailureMessage is the running spec's failure, as Ginkgo reports it.
 func (ginkgoT) FailureMessage() string { return CurrentSpecReport().FailureMessage() }
 
+// steadyOn is how a scenario waits for its load to be steady before a fault
+// (Experiment.HoldSteady): two 500 ms windows in a row with traffic on routes, each with
+// at least slo of it served. Short windows end the wait as soon as the system is
+// ready instead of after a guessed sleep; a load not steady within 30 s aborts the
+// experiment with nothing injected.
+func steadyOn(slo float64, routes ...string) experiment.Windows {
+	return experiment.Windows{Width: steadyWidth, N: 2, SLO: slo, Routes: routes, Within: 30 * time.Second}
+}
+
+// recoveredOn is how a scenario waits after a heal before it stops its load
+// (Experiment.AwaitRecovery): routes served at slo through every 500 ms window of w in
+// a row, w being the window its check.Recover judges, so that the history then holds
+// at least one whole window of the check's after the recovery. A wait that runs out
+// after 30 s judges nothing: the scenario's own check.Recover says how it went.
+func recoveredOn(slo float64, w time.Duration, routes ...string) experiment.Windows {
+	return experiment.Windows{Width: steadyWidth, N: max(2, int(w/steadyWidth)), SLO: slo, Routes: routes, Within: 30 * time.Second}
+}
+
+// steadyWidth is the width of the adaptive phases' windows.
+const steadyWidth = 500 * time.Millisecond
+
 // timeout bounds one run of the scenario: a soak labelled slow gets half an hour.
 func (sc scenario) timeout() time.Duration {
 	if slices.Contains(sc.labels, "slow") {

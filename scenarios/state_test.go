@@ -48,9 +48,10 @@ const (
 	// fastFailure bounds the p99 latency of every accounts answer, errors included, while
 	// its etcd is down: well under the client's 5 s timeout.
 	fastFailure = 3500 * time.Millisecond
-	// nemesisWindow is how long the seeded nemesis plays; raise it for a longer soak.
+	// nemesisWindow is the window the seeded nemesis draws its steps' durations over
+	// (each a quarter to three quarters of its share); raise it for a longer soak.
 	nemesisWindow = 60 * time.Second
-	// nemesisSteps is how many faults it draws over that window.
+	// nemesisSteps is how many faults it draws.
 	nemesisSteps = 8
 )
 
@@ -64,8 +65,8 @@ var registryPartition = scenario{
 		h := e.sys.History()
 		victim := e.sys.Instance("accounts-2")
 		Expect(victim).NotTo(BeNil())
-		run := e.drive(ctx, "registry-partition", 40, 28*time.Second, readAccounts)
-		time.Sleep(2 * time.Second)
+		run := e.drive(ctx, "registry-partition", 40, time.Minute, readAccounts)
+		x.HoldSteady(ctx, steadyOn(0.99, "accounts"))
 
 		partition, err := reference.PartitionFromRegistry(victim)
 		Expect(err).NotTo(HaveOccurred())
@@ -114,8 +115,8 @@ var registryDown = scenario{
 		h := e.sys.History()
 		regs := e.sys.Instances("registry")
 		Expect(regs).To(HaveLen(1))
-		run := e.drive(ctx, "registry-down", 40, 20*time.Second, readAccounts, readInventory)
-		time.Sleep(3 * time.Second)
+		run := e.drive(ctx, "registry-down", 40, time.Minute, readAccounts, readInventory)
+		x.HoldSteady(ctx, steadyOn(0.99, "accounts", "inventory"))
 
 		kill, err := x.Scope().Apply(ctx, fault.Kill(regs[0], fault.HoldDown(e.sys.Supervisor())))
 		Expect(err).NotTo(HaveOccurred())
@@ -132,7 +133,7 @@ var registryDown = scenario{
 			x.Check(within("relearned "+svc, "the restarted registry lists every "+svc+" instance", healedAt, ok, at, reregisterWithin))
 		}
 		// The load ends once both services have served for two windows after the heal.
-		x.AwaitRecovery(ctx, healedAt, experiment.Windows{Routes: []string{"accounts", "inventory"}, N: 2, Within: 10 * time.Second})
+		x.AwaitRecovery(ctx, healedAt, steadyOn(0.99, "accounts", "inventory"))
 		stopLoads(run)
 
 		during := faultline.During(h, kill)
@@ -160,25 +161,26 @@ var databaseLoss = scenario{
 		before := balancesEventually(ctx, e, accts)
 
 		dep := &deposits{e: e, accounts: accts, prefix: fmt.Sprintf("dl-%d-%d", runSeed(), time.Now().UnixNano())}
-		run, err := load.StartClosed(ctx, h, load.Closed{Name: "deposits", Workers: 4, Duration: 18 * time.Second, Op: dep.op, Seed: runSeed(), Think: 20 * time.Millisecond})
+		run, err := load.StartClosed(ctx, h, load.Closed{Name: "deposits", Workers: 4, Duration: time.Minute, Op: dep.op, Seed: runSeed(), Think: 20 * time.Millisecond})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(run.Stop)
-		inv := e.drive(ctx, "database-loss", 20, 18*time.Second, readInventory)
-		time.Sleep(3 * time.Second)
+		inv := e.drive(ctx, "database-loss", 20, time.Minute, readInventory)
+		x.HoldSteady(ctx, steadyOn(0.99, "deposit", "inventory"))
 
 		kill, err := x.Scope().Apply(ctx, fault.Kill(db, fault.HoldDown(e.sys.Supervisor())))
 		Expect(err).NotTo(HaveOccurred())
 		time.Sleep(7 * time.Second)
 		Expect(kill.Heal(ctx)).To(Succeed())
 		// Deposits resume; then one accounts instance crashes in the middle of them.
-		time.Sleep(3 * time.Second)
+		healStart, _ := kill.HealStartedAt()
+		x.AwaitRecovery(ctx, healStart, steadyOn(0.99, "deposit"))
 		crash, err := x.Scope().Apply(ctx, fault.Kill(e.sys.Instance("accounts-1")))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(crash.Heal(ctx)).To(Succeed())
-		_, err = run.Wait()
-		Expect(err).NotTo(HaveOccurred())
-		_, err = inv.Wait()
-		Expect(err).NotTo(HaveOccurred())
+		// Deposits go on until they are acknowledged again after the crash.
+		crashHeal, _ := crash.HealStartedAt()
+		x.AwaitRecovery(ctx, crashHeal, steadyOn(0.99, "deposit"))
+		stopLoads(run, inv)
 
 		after := balancesEventually(ctx, e, accts)
 		during := faultline.During(h, kill)
@@ -194,7 +196,7 @@ var databaseLoss = scenario{
 // workers read, write and compare-and-set a few keys; the history must be linearizable
 // and every key must end on a value that was written.
 var nemesis = scenario{
-	hypothesis: "nemesis: under 60s of seeded random faults on the accounts instances and links, the kv register stays linearizable and ends on written values",
+	hypothesis: "nemesis: under 8 seeded random faults on the accounts instances and links, each begun once the register serves again, the kv register stays linearizable and ends on written values",
 	labels:     []string{"nemesis"},
 	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
@@ -209,7 +211,9 @@ var nemesis = scenario{
 			targets.Instances = append(targets.Instances, inst)
 			targets.Links = append(targets.Links, inst.Ingress)
 		}
-		// Steps never overlap (fault.Schedule): at most one accounts instance is hurt at once.
+		// Steps never overlap (fault.Schedule): at most one accounts instance is hurt at
+		// once. Played paced: each next step as soon as the register has served again
+		// after the last heal, not after the gap the schedule drew.
 		sched, err := catalog.Schedule(int64(runSeed()), nemesisSteps, nemesisWindow, targets)
 		Expect(err).NotTo(HaveOccurred())
 		GinkgoWriter.Printf("nemesis schedule (seed %d):\n%s", runSeed(), sched)
@@ -217,21 +221,31 @@ var nemesis = scenario{
 
 		kv := &register{e: e, prefix: fmt.Sprintf("nem-%d-%d", runSeed(), time.Now().UnixNano()), keys: 3}
 		from := h.Now()
-		run, err := load.StartClosed(ctx, h, load.Closed{Name: "kv", Workers: 4, Duration: nemesisWindow + 3*time.Second, Op: kv.op, Seed: runSeed(), Think: 40 * time.Millisecond})
+		run, err := load.StartClosed(ctx, h, load.Closed{Name: "kv", Workers: 4, Duration: 2*nemesisWindow + time.Minute, Op: kv.op, Seed: runSeed(), Think: 40 * time.Millisecond})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(run.Stop)
-		time.Sleep(time.Second)
-		sc := x.Scope()
-		playErr := sc.Play(ctx, sched)
+		x.HoldSteady(ctx, steadyOn(0.99, "kv"))
+		gaps, playErr := x.PlayPaced(ctx, sched, steadyOn(0.99, "kv"))
 		Expect(playErr).NotTo(HaveOccurred())
-		_, err = run.Wait()
-		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("nemesis: each next step waited %v after the heal before it\n", roundAll(gaps))
+		// The register's last answers after the last heal belong to the history too.
+		x.AwaitRecovery(ctx, h.Now(), steadyOn(0.99, "kv"))
+		stopLoads(run)
 
 		x.Check(
 			check.Linearizable(h, check.Selection{Window: window(h, "nemesis", from), Routes: []string{"kv"}}, time.Minute),
 			kv.endsOnWritten(ctx),
 		)
 	},
+}
+
+// roundAll rounds durations to 10 ms, for a log line.
+func roundAll(ds []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = d.Round(10 * time.Millisecond)
+	}
+	return out
 }
 
 // waitFor polls cond every 200 ms until it holds or d passes, and tells whether it held

@@ -64,7 +64,7 @@ var isolation = scenario{
 		from := h.Now()
 		accounts := e.drive(ctx, "isolation accounts", 40, time.Minute, readAccounts)
 		orders := e.drive(ctx, "isolation orders", 10, time.Minute, createOrders)
-		time.Sleep(4 * time.Second)
+		x.HoldSteady(ctx, steadyOn(0.99, "accounts", "orders"))
 
 		sc := x.Scope()
 		var kills []*fault.Active
@@ -78,7 +78,7 @@ var isolation = scenario{
 			Expect(kill.Heal(ctx)).To(Succeed())
 		}
 		Expect(waitRegistered(ctx, e, "inventory", 30*time.Second)).To(Succeed())
-		waitForRecovery(h, faultline.SinceHeal(h, spanners(kills)...).On("orders"), 0.95, 2*time.Second, 30*time.Second)
+		x.AwaitRecovery(ctx, faultline.SinceHeal(h, spanners(kills)...).Window.From, recoveredOn(0.95, 2*time.Second, "orders"))
 		stopLoads(accounts, orders)
 
 		first, last := kills[0], kills[len(kills)-1]
@@ -103,7 +103,7 @@ var selfHealing = scenario{
 	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
 		run := e.drive(ctx, "self-healing", 40, time.Minute, readAccounts)
-		time.Sleep(3 * time.Second)
+		x.HoldSteady(ctx, steadyOn(0.99, "accounts"))
 
 		victim := e.sys.Instance("accounts-2")
 		Expect(victim).NotTo(BeNil(), "accounts-2 is not part of the system")
@@ -123,7 +123,9 @@ var selfHealing = scenario{
 		Eventually(func() bool { return servedSince(h, victim.Name(), restart.RestartedAt) > 0 }).
 			WithTimeout(20*time.Second).WithPolling(200*time.Millisecond).Should(BeTrue(),
 			"%s was restarted but served no request through the gateway within 20s", victim.Name())
-		time.Sleep(3 * time.Second)
+		// Observed until accounts has been served for a whole window of the recovery
+		// check's since the restarted instance came back.
+		x.AwaitRecovery(ctx, h.Now(), recoveredOn(0.99, time.Second, "accounts"))
 		Expect(kill.Heal(ctx)).To(Succeed()) // already running: the heal only verifies it
 		stopLoads(run)
 
@@ -146,7 +148,7 @@ var slowDependency = scenario{
 	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
 		run := e.drive(ctx, "slow dependency", 20, time.Minute, createOrders)
-		time.Sleep(3 * time.Second)
+		x.HoldSteady(ctx, steadyOn(0.99, "orders"))
 
 		sc := x.Scope()
 		var slow []*fault.Active
@@ -159,7 +161,7 @@ var slowDependency = scenario{
 		for _, lat := range slow {
 			Expect(lat.Heal(ctx)).To(Succeed())
 		}
-		waitForRecovery(h, faultline.SinceHeal(h, spanners(slow)...).On("orders"), 0.95, 2*time.Second, 30*time.Second)
+		x.AwaitRecovery(ctx, faultline.SinceHeal(h, spanners(slow)...).Window.From, recoveredOn(0.95, 2*time.Second, "orders"))
 		stopLoads(run)
 
 		healStart, _ := slow[0].HealStartedAt()
@@ -186,16 +188,15 @@ var overload = scenario{
 		// on a saturated box, which says nothing about the rate limit's isolation of keys.
 		quiet := asKey(readInventory, reference.OtherKey)
 		from := h.Now()
-		other := e.drive(ctx, "overload other-key", 20, 10*time.Second, quiet)
-		time.Sleep(3 * time.Second)
+		other := e.drive(ctx, "overload other-key", 20, time.Minute, quiet)
+		x.HoldSteady(ctx, steadyOn(0.99, quiet.Route))
 
 		burstFrom := h.Now()
 		burst := e.drive(ctx, "overload tier-key", 3*reference.TierRate, 3*time.Second, asKey(pingAccounts, reference.TierKey))
 		_, err := burst.Wait()
 		Expect(err).NotTo(HaveOccurred())
 		burstTo := h.Now()
-		_, err = other.Wait()
-		Expect(err).NotTo(HaveOccurred())
+		stopLoads(other)
 
 		during := faultline.Between(h, "during tier-key's burst", burstFrom, burstTo)
 		x.Check(
@@ -223,7 +224,7 @@ var discovery = scenario{
 		restarts := len(e.sys.Supervisor().Restarts())
 		from := h.Now()
 		run := e.drive(ctx, "discovery", 40, time.Minute, readAccounts)
-		time.Sleep(3 * time.Second)
+		x.HoldSteady(ctx, steadyOn(0.99, "accounts"))
 
 		startedAt := h.Now()
 		added, err := e.sys.AddInstance(ctx, "accounts")
@@ -233,7 +234,8 @@ var discovery = scenario{
 			WithTimeout(20*time.Second).WithPolling(200*time.Millisecond).Should(BeTrue(),
 			"%s served no request through the gateway within 20s of its start", added.Name())
 		Expect(waitRegistered(ctx, e, "accounts", 30*time.Second)).To(Succeed())
-		time.Sleep(5 * time.Second)
+		// Observed until accounts, three instances now, has been steady for a while.
+		x.AwaitRecovery(ctx, h.Now(), recoveredOn(0.99, time.Second, "accounts"))
 		stopLoads(run)
 
 		x.Check(
@@ -281,29 +283,6 @@ func stopLoads(runs ...*load.Run) {
 		_, err := r.Wait()
 		Expect(err).NotTo(HaveOccurred())
 	}
-}
-
-// waitForRecovery is a wait, not an assertion: it keeps a scenario's load running after
-// a heal until the route has recovered (every w-wide window since span's start meets
-// slo, as check.Recover measures it) and has stayed so for three windows more, or until
-// limit passes, so that the history goes on long enough to show the recovery on a slow
-// box instead of stopping the load after a fixed sleep. What it waited for is judged
-// afterwards by the scenario's own check.Recover over the same span, slo and w, with
-// the scenario's bound; giving up here only logs.
-func waitForRecovery(h *history.History, span faultline.Span, slo float64, w, limit time.Duration) {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		sel := faultline.Between(h, span.Window.Name, span.Window.From, h.Now()).On(span.Routes...).Selection()
-		r := check.Recover(h, sel, slo, w, 0)
-		if d, ok := r.Figure("time_to_recover"); ok && r.Pass {
-			recoveredAt := sel.Window.From + time.Duration(d*float64(time.Millisecond))
-			if h.Now()-recoveredAt >= 3*w {
-				return
-			}
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	GinkgoWriter.Printf("%s: not recovered within %s; the recovery check will say how it went\n", span.Window.Name, limit)
 }
 
 // spanners is faults as the Spanners faultline's spans take.

@@ -213,6 +213,26 @@ func TestAnExperimentGoesRedForEachWayItCanFail(t *testing.T) {
 				e.Check(check.Availability(h, check.Selection{Window: check.Window{Name: "played", From: e.Began(), To: h.Now()}}, 0.9))
 			},
 			verdict: report.Pass, injection: true, faults: 2},
+		{name: "a paced schedule's next step waits for steady windows after the heal", steady: []check.Probe{holds},
+			method: func(e *experiment.Experiment) {
+				lat := fault.Latency(sys.Instance("svc-1").Ingress, 10*time.Millisecond)
+				w := experiment.Windows{Width: 200 * time.Millisecond, N: 2, SLO: 0.9, Within: 10 * time.Second}
+				// At is the clock's; paced, the second step ignores it.
+				gaps, err := e.PlayPaced(ctx, fault.Schedule{{At: 0, For: 200 * time.Millisecond, Kind: "latency", Fault: lat}, {At: time.Hour, For: 200 * time.Millisecond, Kind: "latency", Fault: lat}}, w)
+				if err != nil {
+					t.Errorf("play paced: %v", err)
+				}
+				applied := e.Scope().Applied()
+				if len(gaps) != 1 || len(applied) != 2 {
+					t.Fatalf("%d gaps and %d steps applied, want 1 and 2", len(gaps), len(applied))
+				}
+				healStart, _ := applied[0].HealStartedAt()
+				if next := applied[1].InjectedAt(); next < healStart+2*w.Width {
+					t.Errorf("the second step began %v after the first's heal started, before two %v windows could hold", next-healStart, w.Width)
+				}
+				e.Check(check.Availability(h, check.Selection{Window: check.Window{Name: "played", From: e.Began(), To: h.Now()}}, 0.9))
+			},
+			verdict: report.Pass, injection: true, faults: 2},
 		{name: "broken on purpose and red", steady: []check.Probe{after}, broken: "the door",
 			method: func(e *experiment.Experiment) {
 				brokenAfter = true // not checked after: the proof is its checks' red alone

@@ -2,10 +2,12 @@ package experiment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/faultline/faultline/harness/check"
+	"github.com/faultline/faultline/harness/fault"
 	"github.com/faultline/faultline/harness/history"
 )
 
@@ -115,4 +117,47 @@ func (e *Experiment) AwaitRecovery(ctx context.Context, from time.Duration, w Wi
 		return 0, false
 	}
 	return at - from, true
+}
+
+// PlayPaced plays a schedule of faults (a seeded nemesis, fault.Catalog.Schedule) paced
+// by the system rather than by the clock: each step stays for its For and is healed, as
+// Play does, and the next one begins as soon as the load has been steady for w since the
+// previous heal's start (or w.Within after it, whichever comes first: a system that does
+// not recover still gets every step, and the checks say what that did). The seed still
+// draws every step's kind, target and duration; only the gaps, which a fixed schedule
+// guesses, follow what the system needed. It returns the gaps it waited (one fewer than
+// the steps) and what failed, joined; every step is in the report's faults.
+func (e *Experiment) PlayPaced(ctx context.Context, steps fault.Schedule, w Windows) ([]time.Duration, error) {
+	if err := steps.Validate(); err != nil {
+		return nil, fmt.Errorf("play schedule: %w", err)
+	}
+	w = w.withDefaults()
+	var (
+		gaps []time.Duration
+		errs []error
+	)
+	for i, st := range steps {
+		applied := len(e.scope.Applied())
+		st.At = 0
+		if err := e.scope.Play(ctx, fault.Schedule{st}); err != nil {
+			errs = append(errs, fmt.Errorf("step %d of %d: %w", i+1, len(steps), err))
+		}
+		if ctx.Err() != nil || i == len(steps)-1 {
+			break
+		}
+		// From the step's heal start: a step the runtime could not do (skipped) has
+		// none, and the next one waits only for the load to be steady from now.
+		from := e.h.Now()
+		if a := e.scope.Applied(); len(a) > applied {
+			if at, ok := a[len(a)-1].HealStartedAt(); ok {
+				from = at
+			}
+		}
+		began := time.Now()
+		if _, ok := w.settle(ctx, e.h, from); !ok && ctx.Err() == nil {
+			e.cfg.Logger.WarnContext(ctx, "nemesis: not steady again before the next step", "step", i+1, "windows", w.String(), "within", w.Within)
+		}
+		gaps = append(gaps, time.Since(began))
+	}
+	return gaps, errors.Join(errs...)
 }
