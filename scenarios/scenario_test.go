@@ -55,7 +55,7 @@ type ginkgoT struct{ FullGinkgoTInterface }
 func (ginkgoT) FailureMessage() string { return CurrentSpecReport().FailureMessage() }
 
 // steadyOn is how a scenario waits for its load to be steady before a fault
-// (Experiment.HoldSteady): two 500 ms windows in a row with traffic on routes, each with
+// (Experiment.HoldSteady): two 250 ms windows in a row with traffic on routes, each with
 // at least slo of it served. Short windows end the wait as soon as the system is
 // ready instead of after a guessed sleep; a load not steady within 30 s aborts the
 // experiment with nothing injected.
@@ -64,7 +64,7 @@ func steadyOn(slo float64, routes ...string) experiment.Windows {
 }
 
 // recoveredOn is how a scenario waits after a heal before it stops its load
-// (Experiment.AwaitRecovery): routes served at slo through every 500 ms window of w in
+// (Experiment.AwaitRecovery): routes served at slo through every 250 ms window of w in
 // a row, w being the window its check.Recover judges, so that the history then holds
 // at least one whole window of the check's after the recovery. A wait that runs out
 // after 30 s judges nothing: the scenario's own check.Recover says how it went.
@@ -73,7 +73,7 @@ func recoveredOn(slo float64, w time.Duration, routes ...string) experiment.Wind
 }
 
 // steadyWidth is the width of the adaptive phases' windows.
-const steadyWidth = 500 * time.Millisecond
+const steadyWidth = 250 * time.Millisecond
 
 // timeout bounds one run of the scenario: a soak labelled slow gets half an hour.
 func (sc scenario) timeout() time.Duration {

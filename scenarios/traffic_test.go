@@ -61,10 +61,9 @@ var isolation = scenario{
 	labels:     []string{"isolation"},
 	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
-		from := h.Now()
 		accounts := e.drive(ctx, "isolation accounts", 40, time.Minute, readAccounts)
 		orders := e.drive(ctx, "isolation orders", 10, time.Minute, createOrders)
-		x.HoldSteady(ctx, steadyOn(0.99, "accounts", "orders"))
+		steadyFrom := x.HoldSteady(ctx, steadyOn(0.99, "accounts", "orders"))
 
 		sc := x.Scope()
 		var kills []*fault.Active
@@ -83,8 +82,9 @@ var isolation = scenario{
 
 		first, last := kills[0], kills[len(kills)-1]
 		healStart, _ := first.HealStartedAt()
-		// Skip the load's first second: it opens its connections.
-		before := check.Window{Name: "before inventory went down", From: from + time.Second, To: first.InjectedAt()}
+		// From the steady windows on: the load's first answers, while it opens its
+		// connections, are no baseline.
+		before := check.Window{Name: "before inventory went down", From: steadyFrom, To: first.InjectedAt()}
 		during := faultline.Between(h, "while every inventory instance is down", last.InjectedAt(), healStart)
 		x.Check(
 			check.Isolation(h, []string{"accounts"}, before, during.Window, 0.99, 3, 250*time.Millisecond),

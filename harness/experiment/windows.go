@@ -91,17 +91,20 @@ func (w Windows) settle(ctx context.Context, h *history.History, from time.Durat
 
 // HoldSteady waits, before a fault, until the load has been steady for w (N windows
 // meeting the SLO): the method begins as soon as the system is, not after a guessed
-// sleep. When it is not steady within w.Within the experiment aborts (Fatalf) with
-// nothing injected.
-func (e *Experiment) HoldSteady(ctx context.Context, w Windows) {
+// sleep. It returns when, on the history's clock, the steady windows began: the start
+// of a "before the fault" window that holds only steady traffic. When the load is not
+// steady within w.Within the experiment aborts (Fatalf) with nothing injected.
+func (e *Experiment) HoldSteady(ctx context.Context, w Windows) time.Duration {
 	e.t.Helper()
 	w = w.withDefaults()
-	if _, ok := w.settle(ctx, e.h, e.from); !ok {
+	at, ok := w.settle(ctx, e.h, e.from)
+	if !ok {
 		e.mu.Lock()
 		e.aborted = fmt.Sprintf("the load was not steady (%s) within %s; nothing was injected", w, w.Within)
 		e.mu.Unlock()
 		e.t.Fatalf("%s", e.aborted)
 	}
+	return at
 }
 
 // AwaitRecovery observes the system after a fault until it has served again for w (N
