@@ -187,9 +187,8 @@ var overload = scenario{
 		// The quiet key reads inventory: the flood may trip accounts' per-instance breakers
 		// on a saturated box, which says nothing about the rate limit's isolation of keys.
 		quiet := asKey(readInventory, reference.OtherKey)
-		from := h.Now()
 		other := e.drive(ctx, "overload other-key", 20, time.Minute, quiet)
-		x.HoldSteady(ctx, steadyOn(0.99, quiet.Route))
+		from := x.HoldSteady(ctx, steadyOn(0.99, quiet.Route))
 
 		burstFrom := h.Now()
 		burst := e.drive(ctx, "overload tier-key", 3*reference.TierRate, 3*time.Second, asKey(pingAccounts, reference.TierKey))
@@ -205,7 +204,7 @@ var overload = scenario{
 			// the flood at only 100 req/s sees a third shed.
 			shed(h, during.On(asKey(pingAccounts, reference.TierKey).Route).Selection(), 0.2, 0.01),
 			check.Availability(h, during.On(quiet.Route).Selection(), 0.99),
-			check.Availability(h, faultline.Between(h, "other-key's whole load", from, h.Now()).On(quiet.Route).Selection(), 0.99),
+			check.Availability(h, faultline.Between(h, "other-key's load from steady on", from, h.Now()).On(quiet.Route).Selection(), 0.99),
 			// Reported, not bounded (so an informative figure, not a check): the burst
 			// saturates a 2-core box, and other-key's latency then says more about the
 			// box than about the gateway.
@@ -222,9 +221,8 @@ var discovery = scenario{
 	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
 		restarts := len(e.sys.Supervisor().Restarts())
-		from := h.Now()
 		run := e.drive(ctx, "discovery", 40, time.Minute, readAccounts)
-		x.HoldSteady(ctx, steadyOn(0.99, "accounts"))
+		from := x.HoldSteady(ctx, steadyOn(0.99, "accounts"))
 
 		startedAt := h.Now()
 		added, err := e.sys.AddInstance(ctx, "accounts")
