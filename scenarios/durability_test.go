@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -458,7 +457,7 @@ func readKey(ctx context.Context, base, key string) (value string, found bool, e
 			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
 			}
 		}
-		code, body, xerr := get(ctx, base+"/v1/kv/"+key)
+		code, body, _, xerr := send(ctx, http.MethodGet, base+"/v1/kv/"+key, "")
 		switch {
 		case xerr != nil:
 			err = fmt.Errorf("read %s: %w", key, xerr)
@@ -478,21 +477,6 @@ func readKey(ctx context.Context, base, key string) (value string, found bool, e
 		return got.Value, true, nil
 	}
 	return "", false, err
-}
-
-// get sends one GET to url and returns the answer's status and body.
-func get(ctx context.Context, url string) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, "", err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
 }
 
 // firstFew joins the first n of items, saying how many more there are.

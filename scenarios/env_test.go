@@ -3,7 +3,6 @@ package scenarios_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -34,26 +33,8 @@ var client = &http.Client{Timeout: 5 * time.Second}
 
 // call sends one request through the gateway with the demo key.
 func (e *env) call(ctx context.Context, method, path, body string, header ...string) (int, string, error) {
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, reference.GatewayURL(e.sys)+path, rd)
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header.Set("X-API-Key", reference.APIKey)
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), nil
+	code, answer, _, err := exchange(ctx, e, method, path, body, header...)
+	return code, answer, err
 }
 
 // seed creates the accounts and items the load reads and writes. Each create is tried

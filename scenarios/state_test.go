@@ -337,14 +337,21 @@ func answerLatency(h *history.History, sel check.Selection, bound time.Duration)
 	return r
 }
 
-// exchange sends one request through the gateway and returns its status, body and
-// serving instance; err is set when no answer came.
+// exchange sends one request through the gateway with the demo key (a header pair may
+// replace it) and returns its status, body and serving instance; err is set when no
+// answer came.
 func exchange(ctx context.Context, e *env, method, path, body string, header ...string) (int, string, string, error) {
-	req, err := http.NewRequestWithContext(ctx, method, reference.GatewayURL(e.sys)+path, strings.NewReader(body))
+	return send(ctx, method, reference.GatewayURL(e.sys)+path, body, append([]string{"X-API-Key", reference.APIKey}, header...)...)
+}
+
+// send sends one JSON request to url, with header's name and value pairs set in turn,
+// and returns the answer's status, body and serving instance (X-Served-By); err is set
+// when no answer came.
+func send(ctx context.Context, method, url, body string, header ...string) (int, string, string, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
 	if err != nil {
 		return 0, "", "", err
 	}
-	req.Header.Set("X-API-Key", reference.APIKey)
 	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
