@@ -193,12 +193,18 @@ func Until(ctx context.Context, within time.Duration, what string, try func(cont
 }
 
 // poll calls try every 10 ms at first, backing off to every 200 ms, until it returns
-// nil, or ctx ends; the error then says what the last try saw.
+// nil, or ctx ends; the error then says what the last try saw. A try that ctx's end cut
+// short (a command killed half-way on a busy machine) saw only that: the last try that
+// ended by itself says more, and is the one told when there was one.
 func poll(ctx context.Context, what string, try func(context.Context) error) error {
 	var last error
 	for delay := 10 * time.Millisecond; ; delay = min(2*delay, 200*time.Millisecond) {
-		if last = try(ctx); last == nil {
+		err := try(ctx)
+		if err == nil {
 			return nil
+		}
+		if ctx.Err() == nil || last == nil {
+			last = err
 		}
 		select {
 		case <-ctx.Done():

@@ -18,6 +18,9 @@ type target struct {
 	logs  string
 	codes []int // one per Exec, the last repeated
 	execs int
+	// hangFrom, when above 0, makes that Exec and every later one run until the wait's
+	// deadline kills it, as a command a busy machine is slow to finish.
+	hangFrom int
 }
 
 func (t *target) Name() string { return "node-1" }
@@ -25,9 +28,13 @@ func (t *target) Port(name string) (*netfault.Link, error) {
 	return nil, errors.New("node-1 has no port called " + name)
 }
 func (t *target) Logs(context.Context) ([]byte, error) { return []byte(t.logs), nil }
-func (t *target) Exec(_ context.Context, cmd []string) (int, []byte, error) {
+func (t *target) Exec(ctx context.Context, cmd []string) (int, []byte, error) {
 	code := t.codes[min(t.execs, len(t.codes)-1)]
 	t.execs++
+	if t.hangFrom > 0 && t.execs >= t.hangFrom {
+		<-ctx.Done()
+		return 0, nil, fmt.Errorf("exec %s: signal: killed", cmd[0])
+	}
 	return code, []byte("starting\n" + strings.Join(cmd, " ") + " said no\n"), nil
 }
 
@@ -47,6 +54,8 @@ func TestStrategiesOnAHandWrittenTarget(t *testing.T) {
 			&target{logs: logs}, "2 of 3 matching lines seen"},
 		{"a command that comes to exit 0", wait.ForExec("pg_isready"), &target{codes: []int{2, 1, 0}}, ""},
 		{"a command that never does", wait.ForExec("pg_isready", "-q"), &target{codes: []int{2}}, "exited 2: pg_isready -q said no"},
+		{"a command the deadline cuts short keeps what the last whole try said", wait.ForExec("pg_isready", "-q"),
+			&target{codes: []int{2}, hangFrom: 2}, "(last: exited 2: pg_isready -q said no)"},
 		{"a port the instance lacks", wait.ForTCP("pg"), &target{}, "no port called pg"},
 		{"all of them, in order", wait.ForAll(wait.ForLog("ready"), wait.ForExec("true"), wait.ForHTTP("metrics", "/m")),
 			&target{logs: logs, codes: []int{0}}, "no port called metrics"},
