@@ -44,6 +44,31 @@ stop_beside() {
   exit 130
 }
 trap stop_beside INT TERM
+# The kubernetes runtime's tests need a cluster: ci/kube.sh builds one (about 7 minutes
+# cold on 2 cores, cached outside the repo by version, seconds after) and starts it beside
+# the packages, then runs the runtime's conformance suite on it. Where it cannot come up
+# (no root, say) the job says why and those tests skip; the end of this script says it
+# again. `ci/kube.sh down` runs on every ending and fails the run if the host's rules,
+# links, routes, mounts or cgroups are not as `up` found them.
+kube_out=$(mktemp "${TMPDIR:-/tmp}/faultline-kube-job.XXXXXX")
+kube_job() {
+  if ! bash ci/kube.sh up; then
+    echo "kubernetes: SKIPPED: ci/kube.sh up could not bring a cluster up (its reason is above); the kubernetes runtime's tests did not run"
+    return 0
+  fi
+  # shellcheck disable=SC1090 # written by ci/kube.sh up
+  . "${FAULTLINE_KUBE_DIR:-/tmp/faultline-kube}/env"
+  FAULTLINE_KUBE_REQUIRED=1 go test -count=1 -timeout 15m ./harness/runtime/kubernetes/
+}
+kube_down() {
+  [ -n "${kube_pid:-}" ] && { kill -INT -- -"$kube_pid" 2>/dev/null; wait "$kube_pid" 2>/dev/null; }
+  kube_pid=""
+  bash ci/kube.sh down >>"$kube_out" 2>&1
+}
+trap 'kube_down; stop_beside' INT TERM
+export -f kube_job
+setsid bash -c kube_job >"$kube_out" 2>&1 &
+kube_pid=$!
 collect() { # wait for every command started beside, and print its log under its heading
   local i rc
   for i in "${!pids[@]}"; do
@@ -62,7 +87,7 @@ collect() { # wait for every command started beside, and print its log under its
 # redder, never green). Specs labelled "slow" (the 50-cycle soak) run outside `make test`:
 # `go test ./scenarios/ -ginkgo.label-filter=slow`.
 beside "the proofs that the checks are not blind (./scenarios/, label blind), run beside the packages" go test -count=1 -timeout 25m ./scenarios/ -ginkgo.label-filter='blind && !slow'
-go test -count=1 -timeout 20m $(go list ./... | grep -v '/scenarios$') 2>&1 | tee -a "$log" || status=1
+go test -count=1 -timeout 20m $(go list ./... | grep -Ev '/scenarios$|/harness/runtime/kubernetes$') 2>&1 | tee -a "$log" || status=1
 collect
 # Then the experiments with bounds, with no other package beside them: the scenario
 # suites' docker half and local half, each in a process of its own with its own system,
@@ -78,5 +103,14 @@ beside "examples/ (faultline run), run beside the scenario suites" bash -c 'cd e
 beside "the scenario suites on docker (./scenarios/, label docker), run beside the local ones" env FAULTLINE_REPORT_DIR="$reports/docker" go test -count=1 -timeout 25m ./scenarios/ -ginkgo.label-filter='!slow && !blind && docker'
 FAULTLINE_REPORT_DIR="$reports/local" go test -count=1 -timeout 25m ./scenarios/ -ginkgo.label-filter='!slow && !blind && local' 2>&1 | tee -a "$log" || status=1
 collect
+rc=0
+wait "$kube_pid" || rc=$?
+kube_pid=""
+[ "$rc" = 0 ] || status=1
+kube_down || status=1
+echo "--- the kubernetes runtime on a single-node cluster (ci/kube.sh), run beside the rest:" | tee -a "$log"
+tee -a "$log" <"$kube_out"
+grep -q "^kubernetes: SKIPPED" "$kube_out" && echo "test: the kubernetes runtime's tests were SKIPPED: no cluster could be brought up (see above)" | tee -a "$log"
+rm -f "$kube_out"
 trap - INT TERM
 exit $status

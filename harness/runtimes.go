@@ -11,6 +11,7 @@ import (
 	"github.com/faultline/faultline/harness/build"
 	"github.com/faultline/faultline/harness/runtime"
 	"github.com/faultline/faultline/harness/runtime/docker"
+	"github.com/faultline/faultline/harness/runtime/kubernetes"
 	"github.com/faultline/faultline/harness/runtime/local"
 )
 
@@ -18,7 +19,16 @@ import (
 // toxics), which the docker runtime runs as a container on the run's network.
 const ProxyPackage = "github.com/faultline/faultline/cmd/faultline-toxiproxy"
 
-// RuntimeKind reads FAULTLINE_RUNTIME: "docker", "local", or "auto" (the default).
+// KubeContextEnv names the kubeconfig context the kubernetes runtime uses (default: the
+// kubeconfig's current one); KubeProxyImageEnv an image of cmd/faultline-toxiproxy the
+// cluster can pull, for a cluster whose node the harness cannot import images into.
+const (
+	KubeContextEnv    = "FAULTLINE_KUBE_CONTEXT"
+	KubeProxyImageEnv = "FAULTLINE_KUBE_PROXY_IMAGE"
+)
+
+// RuntimeKind reads FAULTLINE_RUNTIME: "docker", "local", "kubernetes", or "auto" (the
+// default).
 func RuntimeKind() string {
 	if k := os.Getenv("FAULTLINE_RUNTIME"); k != "" {
 		return k
@@ -27,8 +37,10 @@ func RuntimeKind() string {
 }
 
 // NewRuntime returns a runtime of the given kind ("" reads FAULTLINE_RUNTIME): docker,
-// local, or auto — docker when an engine answers, else local, saying which it chose. On
-// docker it first reaps the leftovers of runs whose process is dead.
+// local, kubernetes (the cluster $KUBECONFIG names, with the context
+// $FAULTLINE_KUBE_CONTEXT when set), or auto — docker when an engine answers, else local,
+// saying which it chose. On docker and kubernetes it first reaps the leftovers of runs
+// whose process is dead.
 func NewRuntime(ctx context.Context, kind string, logger *slog.Logger) (runtime.Runtime, error) {
 	if logger == nil {
 		logger = slog.Default()
@@ -71,7 +83,26 @@ func NewRuntime(ctx context.Context, kind string, logger *slog.Logger) (runtime.
 			return nil, fmt.Errorf("docker runtime: %w", err)
 		}
 		return rt, nil
+	case "kubernetes":
+		opts := []kubernetes.Option{kubernetes.WithLogger(logger), kubernetes.WithContext(os.Getenv(KubeContextEnv))}
+		if img := os.Getenv(KubeProxyImageEnv); img != "" {
+			opts = append(opts, kubernetes.WithProxyImage(img))
+		} else {
+			if err := kubernetes.Check(ctx, opts...); err != nil {
+				return nil, err // before building anything
+			}
+			proxy, err := build.New().Package(ctx, ProxyPackage)
+			if err != nil {
+				return nil, fmt.Errorf("kubernetes runtime: %w", err)
+			}
+			opts = append(opts, kubernetes.WithProxyBinary(proxy))
+		}
+		rt, err := kubernetes.New(ctx, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return rt, nil
 	default:
-		return nil, fmt.Errorf("FAULTLINE_RUNTIME=%q is unknown: use docker, local or auto", kind)
+		return nil, fmt.Errorf("FAULTLINE_RUNTIME=%q is unknown: use docker, local, kubernetes or auto", kind)
 	}
 }

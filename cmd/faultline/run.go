@@ -30,7 +30,7 @@ func cmdRun(ctx context.Context, args []string) int {
 		"(index.html, summary.md, report.json, junit.xml, the saved data and run.log), pointing\n"+
 		"<out>/latest at it. Flags for go test go after --. Exits non-zero when a test or an\n"+
 		"experiment failed; the report is written either way.", "[packages] [-- go test flags]")
-	kind := fs.String("runtime", harness.RuntimeKind(), "docker, local or auto (docker when an engine answers, else local); default $FAULTLINE_RUNTIME or auto")
+	kind := fs.String("runtime", harness.RuntimeKind(), "docker, local, kubernetes ($KUBECONFIG's cluster) or auto (docker when an engine answers, else local); default $FAULTLINE_RUNTIME or auto")
 	labels := fs.String("label-filter", "!slow", "Ginkgo label filter picking scenarios, e.g. failover or 'isolation || overload'; the default leaves out the slow soaks (run them with -label-filter=slow); in another module, given only to Ginkgo suites")
 	focus := fs.String("focus", "", "Ginkgo focus: run only scenarios whose name matches this regular expression")
 	seed := fs.Uint64("seed", 0, "the run's seed, to replay a run's draws exactly (default: $FAULTLINE_SEED, else random)")
@@ -229,7 +229,7 @@ func cmdRun(ctx context.Context, args []string) int {
 // answers, else local, so that the suite runs once, on one backend.
 func resolveRuntime(ctx context.Context, kind string) (string, error) {
 	switch kind {
-	case "docker", "local":
+	case "docker", "local", "kubernetes":
 		return kind, nil
 	case "", "auto":
 		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -241,7 +241,7 @@ func resolveRuntime(ctx context.Context, kind string) (string, error) {
 		fmt.Println("faultline run: runtime auto: no Docker engine answers: local processes")
 		return "local", nil
 	}
-	return "", fmt.Errorf("--runtime %q is unknown: use docker, local or auto", kind)
+	return "", fmt.Errorf("--runtime %q is unknown: use docker, local, kubernetes or auto", kind)
 }
 
 // pointLatest makes out/latest a relative symlink to out/stamp, replacing it atomically.

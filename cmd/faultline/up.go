@@ -22,7 +22,7 @@ func cmdUp(ctx context.Context, args []string) int {
 		"etcd per service, every link through a fault proxy) up with the harness, print how\n"+
 		"to reach it, and tear everything down on Ctrl-C. With -f, bring up your own system\n"+
 		"instead: a faultline system file, or a docker-compose file as it is (docker runtime).")
-	kind := fs.String("runtime", harness.RuntimeKind(), "where to run it: docker, local or auto (docker when an engine answers); default $FAULTLINE_RUNTIME or auto")
+	kind := fs.String("runtime", harness.RuntimeKind(), "where to run it: docker, local, kubernetes ($KUBECONFIG's cluster) or auto (docker when an engine answers); default $FAULTLINE_RUNTIME or auto")
 	file := fs.String("f", "", "a system to bring up instead of the reference one: a faultline system YAML (services: a list) or a compose file (services: a mapping)")
 	verbose := fs.Bool("v", false, "log every step of the bring-up")
 	if err := fs.Parse(args); err != nil {

@@ -29,8 +29,8 @@ func (f *KillFault) Inject(ctx context.Context) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
-	if h := f.opts.holder; h != nil {
-		h.Hold(f.inst.Name())
+	if err := f.hold(ctx); err != nil {
+		return err
 	}
 	if err := f.inst.Kill(ctx); err != nil {
 		return fmt.Errorf("kill %s: %w", f.inst.Name(), err)

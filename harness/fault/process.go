@@ -153,6 +153,23 @@ func (o *onInstance) healthy(ctx context.Context) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
+// hold holds the instance when the fault has a holder: the supervisor leaves it down,
+// and so does a platform that brings instances back by itself (runtime.SelfHealing).
+func (o *onInstance) hold(ctx context.Context) error {
+	h := o.opts.holder
+	if h == nil {
+		return nil
+	}
+	h.Hold(o.inst.Name())
+	if sh, ok := o.inst.(runtime.SelfHealing); ok {
+		if err := sh.HoldDown(ctx); err != nil {
+			h.Release(o.inst.Name())
+			return fmt.Errorf("hold %s down: %w", o.inst.Name(), err)
+		}
+	}
+	return nil
+}
+
 // startIfDown starts the instance unless it already runs (a supervisor may have been
 // quicker), holding it meanwhile when the fault has a holder, and releases the hold.
 func (o *onInstance) startIfDown(ctx context.Context) error {

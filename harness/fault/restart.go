@@ -29,8 +29,8 @@ func (f *RestartFault) Inject(ctx context.Context) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
-	if h := f.opts.holder; h != nil {
-		h.Hold(f.inst.Name())
+	if err := f.hold(ctx); err != nil {
+		return err
 	}
 	if err := f.inst.Kill(ctx); err != nil {
 		if h := f.opts.holder; h != nil {

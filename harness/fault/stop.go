@@ -30,8 +30,8 @@ func (f *StopFault) Inject(ctx context.Context) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
-	if h := f.opts.holder; h != nil {
-		h.Hold(f.inst.Name())
+	if err := f.hold(ctx); err != nil {
+		return err
 	}
 	if err := f.inst.Stop(ctx, f.opts.grace); err != nil {
 		return fmt.Errorf("stop %s: %w", f.inst.Name(), err)

@@ -45,7 +45,7 @@ type Scenario struct {
 	ID string `json:"id"`
 	// Hypothesis is the spec's name: what must hold.
 	Hypothesis string `json:"hypothesis"`
-	// Backend is the runtime it ran on: "local" or "docker".
+	// Backend is the runtime it ran on: "local", "docker" or "kubernetes".
 	Backend string `json:"backend"`
 	// Labels are its Ginkgo labels.
 	Labels []string `json:"labels,omitempty"`

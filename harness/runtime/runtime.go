@@ -178,6 +178,21 @@ type Instance interface {
 	Logs(ctx context.Context) ([]byte, error)
 }
 
+// SelfHealing is an Instance whose platform starts it again by itself when it dies: a
+// pod that its controller replaces. Kill and Stop end the instance's current incarnation
+// and return once it is gone; the platform then brings up the next one, which State
+// reports running once it is ready, with no call to Start. Start waits for that next
+// incarnation (and asks for it again after HoldDown). A supervisor records such a
+// return as a restart, made by the platform.
+type SelfHealing interface {
+	// Incarnation names what now runs behind the instance (a pod's UID): it changes with
+	// every replacement. Empty while no incarnation exists.
+	Incarnation(ctx context.Context) (string, error)
+	// HoldDown keeps the platform from bringing the instance back after it next ends
+	// (a StatefulSet scaled to zero), until Start.
+	HoldDown(ctx context.Context) error
+}
+
 // ProxyHost is where the run's Toxiproxy server lives and how its proxies are reached.
 type ProxyHost interface {
 	// APIAddr is host:port of the Toxiproxy HTTP API, reachable from the harness process.
@@ -202,7 +217,7 @@ type AliasProxyHoster interface {
 
 // Runtime starts and removes the instances of one run.
 type Runtime interface {
-	// Name is "local" or "docker".
+	// Name is "local", "docker" or "kubernetes".
 	Name() string
 	// RunID labels everything the run creates.
 	RunID() string

@@ -89,3 +89,12 @@ func (f *fakeInstance) Start(ctx context.Context) error {
 	}
 	return nil
 }
+
+// selfHealingFake is a fakeInstance whose platform brings it back by itself
+// (runtime.SelfHealing): the test plays the platform with set.
+type selfHealingFake struct{ *fakeInstance }
+
+var _ runtime.SelfHealing = selfHealingFake{}
+
+func (f selfHealingFake) Incarnation(context.Context) (string, error) { return "fake", nil }
+func (f selfHealingFake) HoldDown(context.Context) error              { return nil }

@@ -288,7 +288,11 @@ func (s *Supervisor) loop(w *watch) {
 		attempts  int           // starts tried in this outage
 		restarts  int           // restarts made under this watch
 		nextStart time.Duration // earliest restart, on the history clock
+		heldDown  bool          // it was held when seen exited
 	)
+	// A platform that brings the instance back by itself (a pod's controller) makes the
+	// restarts: the supervisor records them and never starts the instance itself.
+	_, selfHealing := w.inst.(runtime.SelfHealing)
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -307,6 +311,17 @@ func (s *Supervisor) loop(w *watch) {
 		now := s.h.Now()
 		switch st {
 		case runtime.StateRunning, runtime.StatePaused: // paused is frozen, not failed
+			if down && selfHealing && !heldDown {
+				upSince, down = now, false
+				restarts++
+				rec := RestartRecord{Name: name, ExitedAt: exitedAt, RestartedAt: now, Attempts: 1}
+				s.mu.Lock()
+				s.restarts = append(s.restarts, rec)
+				s.mu.Unlock()
+				s.record(history.Event{At: now, Kind: history.Restart, Target: name,
+					Detail: fmt.Sprintf("replaced by the platform after %v down (restart %d)", rec.Downtime().Round(time.Millisecond), restarts)})
+				continue
+			}
 			if down {
 				log.Info("instance is up again, started by someone else", "state", st)
 				down = false
@@ -323,7 +338,7 @@ func (s *Supervisor) loop(w *watch) {
 
 		held := s.Held(name)
 		if !down {
-			down, exitedAt, attempts = true, now, 0
+			down, exitedAt, attempts, heldDown = true, now, 0, held
 			if upSince != 0 && now-upSince < w.policy.StableAfter {
 				quick++
 			} else {
@@ -334,12 +349,14 @@ func (s *Supervisor) loop(w *watch) {
 			switch {
 			case held:
 				detail = "exited while held; left down"
+			case selfHealing:
+				detail = "exited; the platform brings it back"
 			case w.policy.Restart == OnFailure:
 				detail = fmt.Sprintf("exited; restarting in %v", w.policy.backoff(quick))
 			}
 			s.record(history.Event{At: now, Kind: history.Exit, Target: name, Detail: detail})
 		}
-		if held || w.policy.Restart != OnFailure || now < nextStart {
+		if held || selfHealing || w.policy.Restart != OnFailure || now < nextStart {
 			continue
 		}
 		if w.policy.MaxRestarts > 0 && restarts >= w.policy.MaxRestarts {

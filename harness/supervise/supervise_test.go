@@ -206,3 +206,41 @@ func TestNoRestartAfterClose(t *testing.T) {
 		t.Fatalf("after Close: %d starts, events %v", inst.Starts(), h.Events())
 	}
 }
+
+// A platform that replaces what dies makes the restarts: the supervisor records each
+// exit and return as a restart with its downtime, and never starts the instance itself,
+// whatever the policy; a return after a hold is the holder's start, not a restart.
+func TestRecordsThePlatformsRestartsAndStartsNothing(t *testing.T) {
+	for _, policy := range []supervise.RestartPolicy{supervise.OnFailure, supervise.Never} {
+		t.Run(policy.String(), func(t *testing.T) {
+			s, h := newSupervisor(t)
+			inst := selfHealingFake{newFake("svc-1")}
+			s.Watch(inst, supervise.Policy{Restart: policy, Backoff: time.Millisecond})
+			inst.set(runtime.StateExited)
+			eventually(t, "exit event", func() bool { return count(h, history.Exit) == 1 })
+			time.Sleep(100 * time.Millisecond) // many backoffs: the supervisor must still not start it
+			if inst.Starts() != 0 {
+				t.Fatalf("the supervisor started a self-healing instance %d times", inst.Starts())
+			}
+			inst.set(runtime.StateRunning) // the platform's replacement is ready
+			eventually(t, "restart event", func() bool { return count(h, history.Restart) == 1 })
+			rs := s.Restarts()
+			if len(rs) != 1 || rs[0].Downtime() < 100*time.Millisecond {
+				t.Fatalf("restarts = %+v, want one with the downtime (over 100ms)", rs)
+			}
+			if e := h.Events()[len(h.Events())-1]; !strings.Contains(e.Detail, "replaced by the platform") {
+				t.Errorf("restart event detail %q does not say the platform made it", e.Detail)
+			}
+
+			s.Hold("svc-1")
+			inst.set(runtime.StateExited)
+			eventually(t, "second exit", func() bool { return count(h, history.Exit) == 2 })
+			inst.set(runtime.StateRunning) // the holder's own start
+			time.Sleep(100 * time.Millisecond)
+			s.Release("svc-1")
+			if n := count(h, history.Restart); n != 1 {
+				t.Fatalf("%d restart events after a held exit and the holder's start, want still 1", n)
+			}
+		})
+	}
+}

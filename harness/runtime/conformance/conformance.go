@@ -180,12 +180,69 @@ func (s *suite) start(t *testing.T, ctx context.Context, rt runtime.Runtime) {
 
 func (s *suite) kill(t *testing.T, ctx context.Context, rt runtime.Runtime) {
 	in := startInstance(t, ctx, rt, s.spec("svc-1"))
+	if sh, ok := in.(runtime.SelfHealing); ok {
+		selfHealingKill(t, ctx, in, sh)
+		return
+	}
 	if err := in.Kill(ctx); err != nil {
 		t.Fatalf("kill: %v", err)
 	}
 	wantState(t, ctx, in, runtime.StateExited)
 	if err := answers(ctx, in.HostAddr()); err == nil {
 		t.Fatalf("a killed instance still answers at %s", in.HostAddr())
+	}
+}
+
+// selfHealingKill checks a runtime whose platform replaces what dies: after Kill the
+// instance comes back by itself as a new incarnation, with no Start; after HoldDown it
+// stays down until Start.
+func selfHealingKill(t *testing.T, ctx context.Context, in runtime.Instance, sh runtime.SelfHealing) {
+	before, err := sh.Incarnation(ctx)
+	if err != nil || before == "" {
+		t.Fatalf("incarnation of a running instance = %q, %v; want one", before, err)
+	}
+	if err := in.Kill(ctx); err != nil {
+		t.Fatalf("kill: %v", err)
+	}
+	eventually(t, ctx, time.Minute, "the platform brings the killed instance back by itself", func() error {
+		now, err := sh.Incarnation(ctx)
+		if err != nil {
+			return err
+		}
+		if now == before {
+			return fmt.Errorf("incarnation is still %s, the killed one", before)
+		}
+		if st, err := in.State(ctx); err != nil || st != runtime.StateRunning {
+			return fmt.Errorf("state %q, %v", st, err)
+		}
+		return answers(ctx, in.HostAddr())
+	})
+	if err := sh.HoldDown(ctx); err != nil {
+		t.Fatalf("hold down: %v", err)
+	}
+	if err := in.Kill(ctx); err != nil {
+		t.Fatalf("kill while held down: %v", err)
+	}
+	// Held down, it must stay down: watch it for longer than a replacement took above.
+	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+		wantState(t, ctx, in, runtime.StateExited)
+		if err := answers(ctx, in.HostAddr()); err == nil {
+			t.Fatalf("an instance killed while held down answers at %s", in.HostAddr())
+		}
+	}
+	if err := in.Start(ctx); err != nil {
+		t.Fatalf("start after a held kill: %v", err)
+	}
+	wantState(t, ctx, in, runtime.StateRunning)
+	get(t, ctx, in.HostAddr(), "/healthz")
+}
+
+// wantEnded checks that an instance Kill or Stop just ended is exited, where the platform
+// does not bring it back by itself (there it may be back already).
+func wantEnded(t *testing.T, ctx context.Context, in runtime.Instance) {
+	t.Helper()
+	if _, ok := in.(runtime.SelfHealing); !ok {
+		wantState(t, ctx, in, runtime.StateExited)
 	}
 }
 
@@ -208,7 +265,7 @@ func (s *suite) stop(t *testing.T, ctx context.Context, rt runtime.Runtime) {
 		if took := time.Since(began); took >= timeout {
 			t.Errorf("stop %s took %s: the service exits on its stop signal, so it should not wait for the %s kill", spec.Name, took, timeout)
 		}
-		wantState(t, ctx, in, runtime.StateExited)
+		wantEnded(t, ctx, in)
 		eventually(t, ctx, 10*time.Second, "logs show "+want, func() error {
 			logs, err := in.Logs(ctx)
 			if err != nil {
@@ -224,11 +281,19 @@ func (s *suite) stop(t *testing.T, ctx context.Context, rt runtime.Runtime) {
 
 func (s *suite) pauseResume(t *testing.T, ctx context.Context, rt runtime.Runtime) {
 	in := startInstance(t, ctx, rt, s.spec("svc-1"))
-	if err := in.Pause(ctx); err != nil {
+	err := in.Pause(ctx)
+	if errors.Is(err, runtime.ErrUnsupported) {
+		if rerr := in.Resume(ctx); !errors.Is(rerr, runtime.ErrUnsupported) {
+			t.Errorf("pause is unsupported but resume says %v", rerr)
+		}
+		wantState(t, ctx, in, runtime.StateRunning)
+		t.Skipf("%s runtime: %v", rt.Name(), err)
+	}
+	if err != nil {
 		t.Fatalf("pause: %v", err)
 	}
 	wantState(t, ctx, in, runtime.StatePaused)
-	_, _, err := call(ctx, http.MethodGet, in.HostAddr(), "/healthz", "", time.Second)
+	_, _, err = call(ctx, http.MethodGet, in.HostAddr(), "/healthz", "", time.Second)
 	var nerr net.Error
 	switch {
 	case err == nil:
@@ -261,7 +326,7 @@ func (s *suite) restart(t *testing.T, ctx context.Context, rt runtime.Runtime) {
 		if err := fault.do(); err != nil {
 			t.Fatalf("%s: %v", fault.name, err)
 		}
-		wantState(t, ctx, in, runtime.StateExited)
+		wantEnded(t, ctx, in)
 		if err := in.Start(ctx); err != nil {
 			t.Fatalf("start after %s: %v", fault.name, err)
 		}
