@@ -1,8 +1,8 @@
 // Package scenarios_test holds faultline's resilience suites against the reference
 // system: each spec's name is its hypothesis; each runs load through the gateway,
 // injects faults through harness/fault, and collects checker results that must all
-// pass. The whole list runs once per backend (labels "local" and "docker"); pick with
-// -ginkgo.label-filter, or FAULTLINE_RUNTIME=local|docker. Each scenario is an
+// pass. The whole list runs once per backend (labels "local", "docker" and "kubernetes");
+// pick with -ginkgo.label-filter, or FAULTLINE_RUNTIME=local|docker|kubernetes. Each scenario is an
 // experiment of harness/experiment, written as a user's suite would write it; the
 // report goes to $FAULTLINE_REPORT_DIR, else reports/<time>/ at the module's root.
 package scenarios_test
@@ -26,6 +26,7 @@ import (
 	"github.com/faultline/faultline/harness/reference"
 	"github.com/faultline/faultline/harness/report"
 	"github.com/faultline/faultline/harness/runtime/docker"
+	"github.com/faultline/faultline/harness/runtime/kubernetes"
 )
 
 func TestScenarios(t *testing.T) {
@@ -107,7 +108,7 @@ var _ = ReportAfterSuite("faultline report", func(Report) {
 })
 
 func init() {
-	for _, backend := range []string{"local", "docker"} {
+	for _, backend := range []string{"local", "docker", "kubernetes"} {
 		Describe("on "+backend, Label(backend), Ordered, func() {
 			e := &env{backend: backend}
 			BeforeAll(func(ctx SpecContext) {
@@ -121,7 +122,9 @@ func init() {
 	}
 }
 
-// skipUnlessWanted skips a backend the run did not ask for, or docker without an engine.
+// skipUnlessWanted skips a backend the run did not ask for, docker without an engine, or
+// kubernetes without a cluster (under FAULTLINE_KUBE_REQUIRED, set by make test once its
+// cluster is up, a cluster that does not answer fails instead).
 func skipUnlessWanted(ctx context.Context, backend string) {
 	if !wants(backend) {
 		Skip(fmt.Sprintf("FAULTLINE_RUNTIME=%s: skipping the %s backend", harness.RuntimeKind(), backend))
@@ -132,6 +135,17 @@ func skipUnlessWanted(ctx context.Context, backend string) {
 		cancel()
 		if !ok {
 			Skip("docker engine not reachable: skipping the docker backend")
+		}
+	}
+	if backend == "kubernetes" {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := kubernetes.Check(actx, kubernetes.WithContext(os.Getenv(harness.KubeContextEnv)))
+		cancel()
+		switch {
+		case err != nil && os.Getenv("FAULTLINE_KUBE_REQUIRED") != "":
+			Fail(fmt.Sprintf("FAULTLINE_KUBE_REQUIRED is set but no cluster answers: %v", err))
+		case err != nil:
+			Skip(fmt.Sprintf("no Kubernetes cluster: skipping the kubernetes backend (%v)", err))
 		}
 	}
 }
