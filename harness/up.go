@@ -38,6 +38,9 @@ type Instance struct {
 	deps  map[string]*netfault.Link // its own link to each service it depends on
 }
 
+// Unwrap returns the runtime's instance (runtime.Wrapper).
+func (i *Instance) Unwrap() runtime.Instance { return i.Instance }
+
 // LinkTo returns the instance's own link to a service it depends on (Service.DependsOn
 // with an env): the link its calls to that service take, and no other instance's, so a
 // fault on it cuts this instance off that service alone ("accounts-1.registry"). A
@@ -238,7 +241,12 @@ func Up(ctx context.Context, sys System, opts ...Option) (r *Running, err error)
 	}
 	if sc, ok := r.rt.(runtime.SpecChecker); ok {
 		for _, in := range plan.Instances {
-			spec := runtime.Spec{Name: in.Name, Entrypoint: in.Entrypoint, User: in.User, StopSignal: in.StopSignal}
+			// The artifact is not built yet: say which kind it will be (a package becomes a binary).
+			art := runtime.Artifact{Binary: in.Source.Binary, Image: in.Source.Image, Dockerfile: in.Source.Dockerfile}
+			if in.Source.Package != "" {
+				art.Binary = in.Source.Package
+			}
+			spec := runtime.Spec{Name: in.Name, Artifact: art, Entrypoint: in.Entrypoint, User: in.User, StopSignal: in.StopSignal}
 			if err := sc.Supports(spec); err != nil {
 				return r, fmt.Errorf("up %s: instance %s on the %s runtime: %w", sys.Name, in.Name, r.rt.Name(), err)
 			}

@@ -161,7 +161,7 @@ func (o *onInstance) hold(ctx context.Context) error {
 		return nil
 	}
 	h.Hold(o.inst.Name())
-	if sh, ok := o.inst.(runtime.SelfHealing); ok {
+	if sh, ok := runtime.AsSelfHealing(o.inst); ok {
 		if err := sh.HoldDown(ctx); err != nil {
 			h.Release(o.inst.Name())
 			return fmt.Errorf("hold %s down: %w", o.inst.Name(), err)

@@ -193,6 +193,28 @@ type SelfHealing interface {
 	HoldDown(ctx context.Context) error
 }
 
+// Wrapper is an Instance that wraps another with more of its own (the harness's Instance,
+// with its links): Unwrap returns the runtime's instance inside.
+type Wrapper interface {
+	Unwrap() Instance
+}
+
+// AsSelfHealing returns the SelfHealing instance in is, or wraps: the platform's own
+// restarts are a property of the runtime's instance, whatever wraps it.
+func AsSelfHealing(in Instance) (SelfHealing, bool) {
+	for in != nil {
+		if sh, ok := in.(SelfHealing); ok {
+			return sh, true
+		}
+		w, ok := in.(Wrapper)
+		if !ok {
+			return nil, false
+		}
+		in = w.Unwrap()
+	}
+	return nil, false
+}
+
 // ProxyHost is where the run's Toxiproxy server lives and how its proxies are reached.
 type ProxyHost interface {
 	// APIAddr is host:port of the Toxiproxy HTTP API, reachable from the harness process.

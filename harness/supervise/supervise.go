@@ -292,7 +292,7 @@ func (s *Supervisor) loop(w *watch) {
 	)
 	// A platform that brings the instance back by itself (a pod's controller) makes the
 	// restarts: the supervisor records them and never starts the instance itself.
-	_, selfHealing := w.inst.(runtime.SelfHealing)
+	_, selfHealing := runtime.AsSelfHealing(w.inst)
 	for {
 		select {
 		case <-s.ctx.Done():

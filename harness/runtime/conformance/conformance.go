@@ -180,7 +180,7 @@ func (s *suite) start(t *testing.T, ctx context.Context, rt runtime.Runtime) {
 
 func (s *suite) kill(t *testing.T, ctx context.Context, rt runtime.Runtime) {
 	in := startInstance(t, ctx, rt, s.spec("svc-1"))
-	if sh, ok := in.(runtime.SelfHealing); ok {
+	if sh, ok := runtime.AsSelfHealing(in); ok {
 		selfHealingKill(t, ctx, in, sh)
 		return
 	}
@@ -241,7 +241,7 @@ func selfHealingKill(t *testing.T, ctx context.Context, in runtime.Instance, sh 
 // does not bring it back by itself (there it may be back already).
 func wantEnded(t *testing.T, ctx context.Context, in runtime.Instance) {
 	t.Helper()
-	if _, ok := in.(runtime.SelfHealing); !ok {
+	if _, ok := runtime.AsSelfHealing(in); !ok {
 		wantState(t, ctx, in, runtime.StateExited)
 	}
 }

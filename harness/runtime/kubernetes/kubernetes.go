@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -279,7 +278,8 @@ func (r *Runtime) Server() string { return r.server }
 // validInstance is a Spec.Name that makes valid object names.
 var validInstance = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,48}[a-z0-9])?$`)
 
-// Supports says which fields of spec this runtime cannot honour, with the fix.
+// Supports says which fields of spec this runtime cannot honour, with the fix. It judges
+// only what is set: Up asks it before anything is built, with the kind of artifact only.
 func (r *Runtime) Supports(spec runtime.Spec) error {
 	a := spec.Artifact
 	switch {
@@ -289,12 +289,8 @@ func (r *Runtime) Supports(spec runtime.Spec) error {
 		return fmt.Errorf("Spec.Name %q is the run's Toxiproxy pod: give the instance another name", spec.Name)
 	case a.Dockerfile != "":
 		return fmt.Errorf("Spec.Artifact.Dockerfile %q: the kubernetes runtime builds no Dockerfile: build and push the image where your cluster pulls from and set Spec.Artifact.Image, or give a static binary as Spec.Artifact.Binary", a.Dockerfile)
-	case a.Binary == "" && a.Image == "":
-		return errors.New("Spec.Artifact is empty: set Spec.Artifact.Image (an image your cluster can pull) or Spec.Artifact.Binary (a static executable)")
 	case a.Binary != "" && len(r.opts.importCmd) == 0:
 		return fmt.Errorf("Spec.Artifact.Binary %q: the kubernetes runtime needs a way to put its image on the node: set %s (ci/kube.sh up prints it for the test cluster) or pass kubernetes.WithImageImport, or give an image your cluster can pull as Spec.Artifact.Image", a.Binary, ImportEnv)
-	case spec.Port == 0:
-		return fmt.Errorf("Spec.Port is 0 for %s: give the port the program listens on in its pod", spec.Name)
 	case spec.User != "" && !numericUser.MatchString(spec.User):
 		return fmt.Errorf("Spec.User %q: on kubernetes give a numeric uid or uid:gid (\"999:999\"); a user's name is not resolved", spec.User)
 	case spec.StopSignal != "" && spec.StopSignal != "SIGTERM" && a.Binary == "":
@@ -315,6 +311,12 @@ var numericUser = regexp.MustCompile(`^[0-9]+(:[0-9]+)?$`)
 func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instance, error) {
 	if err := r.Supports(spec); err != nil {
 		return nil, fmt.Errorf("start %s: %w", spec.Name, err)
+	}
+	switch {
+	case spec.Artifact.Binary == "" && spec.Artifact.Image == "":
+		return nil, fmt.Errorf("start %s: Spec.Artifact is empty: set Spec.Artifact.Image (an image your cluster can pull) or Spec.Artifact.Binary (a static executable)", spec.Name)
+	case spec.Port == 0:
+		return nil, fmt.Errorf("start %s: Spec.Port is 0: give the port the program listens on in its pod", spec.Name)
 	}
 	if err := r.reserve(spec.Name); err != nil {
 		return nil, err
