@@ -32,6 +32,9 @@ cleanup() {
       docker network rm $nets >/dev/null || true
     fi
   fi
+  if [ -n "${kube_up:-}" ]; then
+    bash ci/kube.sh down >&2 || echo "bench: ci/kube.sh down found the host changed (see above)" >&2
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -42,6 +45,18 @@ trap 'interrupted=yes' INT TERM
 
 if ! command -v docker >/dev/null 2>&1 || ! docker version >/dev/null 2>&1; then
   echo "bench: no Docker engine answers: the docker figures will be skipped" >&2
+fi
+# The kubernetes figures need a cluster: ci/kube.sh's single-node one, torn down at exit.
+kube_up=""
+if [ -z "${BENCH:-}" ] || echo "Kubernetes" | grep -Eq "${BENCH}"; then
+  if bash ci/kube.sh up >"$work/kube.log" 2>&1; then
+    kube_up=yes
+    # shellcheck disable=SC1090 # written by ci/kube.sh up
+    . "${FAULTLINE_KUBE_DIR:-/tmp/faultline-kube}/env"
+  else
+    echo "bench: no Kubernetes cluster could be brought up: the kubernetes figures will be skipped; ci/kube.sh up said:" >&2
+    tail -n 5 "$work/kube.log" >&2
+  fi
 fi
 echo "bench: go test -p 1 -v -run '^\$' -bench '${BENCH:-.}' -benchtime=1x -count=1 -timeout 30m ./bench/..." >&2
 go test -p 1 -v -run '^$' -bench "${BENCH:-.}" -benchtime=1x -count=1 -timeout 30m ./bench/... 2>&1 | tee "$work/bench.log"
