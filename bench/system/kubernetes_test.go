@@ -146,4 +146,3 @@ func servesAgain(ctx context.Context, in runtime.Instance, within time.Duration)
 	}
 	return fmt.Errorf("not serving within %s: %v", within, last)
 }
-
