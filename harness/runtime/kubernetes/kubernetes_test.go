@@ -5,10 +5,17 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8s "k8s.io/client-go/kubernetes"
 
 	"github.com/faultline/faultline/harness/build"
 	"github.com/faultline/faultline/harness/runtime"
@@ -117,4 +124,51 @@ func TestConformance(t *testing.T) {
 	requireCluster(t)
 	artifact := conformance.BuildTestService(t)
 	conformance.Run(t, func(t *testing.T) runtime.Runtime { return newRuntime(t) }, artifact)
+}
+
+// Reap deletes the namespaces of runs whose process is gone on this host, and no other:
+// not a live run's, not another host's, not one that is not a run's.
+func TestReapDeletesOnlyTheNamespacesOfDeadRuns(t *testing.T) {
+	requireCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg, _, err := kubernetes.Config("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := k8s.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A pid that is surely dead: a child that has exited.
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := strconv.Itoa(cmd.Process.Pid)
+	host, _ := os.Hostname()
+	suffix := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+	namespaces := map[string]map[string]string{
+		"faultline-reap-dead-" + suffix:  {kubernetes.LabelRun: "x", kubernetes.LabelPID: dead, kubernetes.LabelHost: host},
+		"faultline-reap-live-" + suffix:  {kubernetes.LabelRun: "x", kubernetes.LabelPID: strconv.Itoa(os.Getpid()), kubernetes.LabelHost: host},
+		"faultline-reap-other-" + suffix: {kubernetes.LabelRun: "x", kubernetes.LabelPID: dead, kubernetes.LabelHost: "elsewhere"},
+		"not-a-run-" + suffix:            {"app": "x"},
+	}
+	for name, labels := range namespaces {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("create namespace %s: %v", name, err)
+		}
+		t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	}
+	if _, err := kubernetes.Reap(ctx, cs, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("reap: %v", err)
+	}
+	for name := range namespaces {
+		ns, err := cs.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+		gone := apierrors.IsNotFound(err) || err == nil && ns.DeletionTimestamp != nil
+		if want := strings.HasPrefix(name, "faultline-reap-dead-"); gone != want {
+			t.Errorf("namespace %s: deleted %v, want %v", name, gone, want)
+		}
+	}
 }

@@ -45,3 +45,36 @@ func alive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || err == syscall.EPERM
 }
+
+// CleanAll deletes every namespace labelled as a faultline run's on the cluster the
+// options name, whatever run made it and whether or not its process lives, without
+// waiting for them to be gone. It returns how many it deleted.
+func CleanAll(ctx context.Context, opts ...Option) (int, error) {
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cfg, host, err := Config(o.kubeconfig, o.context)
+	if err != nil {
+		return 0, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return 0, fmt.Errorf("kubernetes runtime: client for %s: %w", host, err)
+	}
+	list, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: LabelRun})
+	if err != nil {
+		return 0, fmt.Errorf("list the namespaces of faultline runs on %s: %w", host, err)
+	}
+	n := 0
+	for _, ns := range list.Items {
+		if ns.DeletionTimestamp != nil {
+			continue
+		}
+		if err := startDelete(ctx, cs, ns.Name); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
