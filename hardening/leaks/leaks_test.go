@@ -22,9 +22,12 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8s "k8s.io/client-go/kubernetes"
 
 	"github.com/faultline/faultline/harness/runtime/conformance"
 	"github.com/faultline/faultline/harness/runtime/docker"
+	"github.com/faultline/faultline/harness/runtime/kubernetes"
 	"github.com/faultline/faultline/harness/runtime/local"
 )
 
@@ -34,6 +37,7 @@ const (
 	readyTimeout = 2 * time.Minute  // from start to READY, or to the end of a non-hanging child
 	exitTimeout  = 90 * time.Second // from the signal to the child's exit
 	settle       = 10 * time.Second // for the kernel to finish off processes and listeners
+	kubeSettle   = time.Minute      // for the cluster to remove a deleted namespace and its pods
 )
 
 // ending is one way a run can end.
@@ -93,11 +97,20 @@ func TestNothingOfARunRemains(t *testing.T) {
 	actx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 	dockerUp := docker.Available(actx)
 	cancel()
-	for _, backend := range []string{"local", "docker"} {
+	kctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	kubeErr := kubernetes.Check(kctx)
+	cancel()
+	if kubeErr != nil && os.Getenv("FAULTLINE_KUBE_REQUIRED") != "" {
+		t.Fatalf("FAULTLINE_KUBE_REQUIRED is set but no cluster answers: %v", kubeErr)
+	}
+	for _, backend := range []string{"local", "docker", "kubernetes"} {
 		for _, e := range endings {
 			t.Run(backend+"/"+e.name, func(t *testing.T) {
 				if backend == "docker" && !dockerUp {
 					t.Skip("no Docker engine answers: the docker backend's leak checks are skipped (start Docker to run them)")
+				}
+				if backend == "kubernetes" && kubeErr != nil {
+					t.Skipf("no Kubernetes cluster: the kubernetes backend's leak checks are skipped (ci/kube.sh up starts one; make test does): %v", kubeErr)
 				}
 				t.Parallel()
 				runCase(t, bin, svc, backend, e)
@@ -142,10 +155,13 @@ func runCase(t *testing.T, bin, svc, backend string, e ending) {
 		return
 	}
 	// Nothing in the child could clean up: the next run's reaper must.
-	if backend == "local" {
+	switch backend {
+	case "local":
 		reapLocal(t, f, c.mark)
-	} else {
+	case "docker":
 		reapDocker(t, f, probe(t, backend, f, c.mark))
+	case "kubernetes":
+		reapKubernetes(t, f, probe(t, backend, f, c.mark))
 	}
 	requireNone(t, probeUntilGone(t, backend, f, c.mark), "after "+e.name+" and the next run's reaper")
 }
@@ -191,6 +207,54 @@ func reapDocker(t testing.TB, f facts, r remains) {
 	t.Logf("the reaper removed %d of the %d resources of dead run %s", n, left, f.run)
 }
 
+// reapKubernetes plays the next run after a dead kubernetes run: its namespace is still
+// there, its pods running, and the reaper deletes it; the cluster then removes what it
+// held (probeUntilGone waits for that).
+func reapKubernetes(t testing.TB, f facts, r remains) {
+	t.Helper()
+	if len(r.namespaces) == 0 {
+		t.Logf("dead run %s left no namespace: another run's reaper got there first", f.run)
+		return
+	}
+	t.Logf("dead run %s left, as it must: %s", f.run, strings.Join(r.namespaces, "; "))
+	cs := kubeClient(t)
+	n, err := kubernetes.Reap(t.Context(), cs, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Errorf("the next run's reaper failed: %v", err)
+	}
+	t.Logf("the reaper deleted %d namespace(s) of dead runs", n)
+}
+
+// kubeClient is a client of the cluster $KUBECONFIG names.
+func kubeClient(t testing.TB) k8s.Interface {
+	t.Helper()
+	cfg, _, err := kubernetes.Config("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := k8s.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// kubeNamespaces lists the namespaces labelled with run, with their phase.
+func kubeNamespaces(t testing.TB, run string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	list, err := kubeClient(t).CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: kubernetes.LabelRun + "=" + run})
+	if err != nil {
+		t.Fatalf("list the namespaces of run %s: %v", run, err)
+	}
+	var out []string
+	for _, ns := range list.Items {
+		out = append(out, fmt.Sprintf("namespace %s (%s) of run %s", ns.Name, ns.Status.Phase, run))
+	}
+	return out
+}
+
 // requireAlive fails unless the probes found every kind of resource a live run holds on
 // backend: on local, among them a process of every pid the child announced.
 func requireAlive(t testing.TB, backend string, f facts, r remains) {
@@ -218,6 +282,13 @@ func requireAlive(t testing.TB, backend string, f facts, r remains) {
 		}
 		if len(r.networks) == 0 {
 			missing = append(missing, "no network carries the run's label")
+		}
+	case "kubernetes":
+		if len(r.namespaces) == 0 {
+			missing = append(missing, "no namespace carries the run's label")
+		}
+		if len(r.processes) < 2 {
+			missing = append(missing, fmt.Sprintf("%d pod processes carry the run's mark, want 2", len(r.processes)))
 		}
 	}
 	if len(missing) > 0 {
@@ -372,6 +443,14 @@ func startChild(t testing.TB, bin, svc, backend string, e ending) *child {
 		c.mu.Lock()
 		f := c.facts
 		c.mu.Unlock()
+		if backend == "kubernetes" && f != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			for _, ns := range kubeNamespaces(t, f.run) {
+				name := strings.Fields(ns)[1]
+				_ = kubeClient(t).CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
+			}
+		}
 		if backend == "docker" && f != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
@@ -519,6 +598,7 @@ func (c *child) checkEnding(t testing.TB, e ending) {
 type remains struct {
 	containers []string
 	networks   []string
+	namespaces []string
 	processes  []string
 	listeners  []string
 	dirs       []string
@@ -526,7 +606,7 @@ type remains struct {
 
 func (r remains) all() []string {
 	var out []string
-	for _, s := range [][]string{r.containers, r.networks, r.processes, r.listeners, r.dirs} {
+	for _, s := range [][]string{r.containers, r.networks, r.namespaces, r.processes, r.listeners, r.dirs} {
 		out = append(out, s...)
 	}
 	return out
@@ -536,22 +616,28 @@ func (r remains) all() []string {
 // parent take the kernel a moment to finish off, so it polls for those for up to
 // settle; containers, networks and run directories do not fade by themselves (only the
 // run or a reaper removes them, and another run's reaper might while it waits), so for
-// those the first look is the truth.
+// those the first look is the truth. A deleted namespace does fade: the cluster removes
+// it once its pods are gone, so it is polled for as well.
 func probeUntilGone(t testing.TB, backend string, f facts, mark string) remains {
 	t.Helper()
 	first := probe(t, backend, f, mark)
 	if len(first.all()) == 0 {
 		return first
 	}
-	r := probeUntil(t, backend, f, mark, func(r remains) bool { return len(r.processes)+len(r.listeners) == 0 })
+	r := probeUntil(t, backend, f, mark, func(r remains) bool { return len(r.processes)+len(r.listeners)+len(r.namespaces) == 0 })
 	r.containers, r.networks, r.dirs = first.containers, first.networks, first.dirs
 	return r
 }
 
-// probeUntil probes until done holds or settle has passed, and returns the last probe.
+// probeUntil probes until done holds or settle has passed (kubeSettle on kubernetes),
+// and returns the last probe.
 func probeUntil(t testing.TB, backend string, f facts, mark string, done func(remains) bool) remains {
 	t.Helper()
-	deadline := time.Now().Add(settle)
+	wait := settle
+	if backend == "kubernetes" {
+		wait = kubeSettle
+	}
+	deadline := time.Now().Add(wait)
 	for {
 		r := probe(t, backend, f, mark)
 		if done(r) || time.Now().After(deadline) {
@@ -567,8 +653,11 @@ func probeUntil(t testing.TB, backend string, f facts, mark string, done func(re
 func probe(t testing.TB, backend string, f facts, mark string) remains {
 	t.Helper()
 	var r remains
-	if backend == "docker" {
+	switch backend {
+	case "docker":
 		r.containers, r.networks = dockerResources(t, f.run)
+	case "kubernetes":
+		r.namespaces = kubeNamespaces(t, f.run)
 	}
 	r.processes = markedProcesses(mark)
 	for _, addr := range f.proxies {

@@ -12,7 +12,7 @@
 //	               same, but inside Up, before it returns), or mid-up (print READY
 //	               before Up and bring the system up slowly, to be signalled halfway),
 //	               or timeout (the same early READY, then wait for go test's -timeout)
-//	LEAKS_BACKEND  local or docker
+//	LEAKS_BACKEND  local, docker or kubernetes
 //	LEAKS_SERVICE  the path of conformance's testsvc binary
 //	LEAKS_MARK     a token put in every instance's environment (as LEAKS_INSTANCE), so
 //	               that the parent can find the run's processes in /proc
