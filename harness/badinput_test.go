@@ -307,6 +307,17 @@ func TestAutoFallsBackToLocalWhenNoEngineAnswers(t *testing.T) {
 
 // TestUnknownRuntimeKindNamesTheChoices checks FAULTLINE_RUNTIME's own bad input.
 func TestUnknownRuntimeKindNamesTheChoices(t *testing.T) {
-	_, err := harness.NewRuntime(context.Background(), "kubernetes", nil)
-	oneProblem(t, err, `"kubernetes"`, "use docker, local or auto")
+	_, err := harness.NewRuntime(context.Background(), "podman", nil)
+	oneProblem(t, err, `"podman"`, "use docker, local, kubernetes or auto")
+}
+
+// TestKubernetesWithNoClusterSaysWhereItLookedAndTheFix: FAULTLINE_RUNTIME=kubernetes
+// with no kubeconfig fails at once, before building anything, naming KUBECONFIG.
+func TestKubernetesWithNoClusterSaysWhereItLookedAndTheFix(t *testing.T) {
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "no-such-kubeconfig"))
+	t.Setenv("HOME", t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := harness.NewRuntime(ctx, "kubernetes", nil)
+	oneProblem(t, err, "kubernetes runtime", "KUBECONFIG", "ci/kube.sh up")
 }
