@@ -27,10 +27,24 @@ type LeftoverLister interface {
 // subtestTimeout bounds each subtest, Docker included.
 const subtestTimeout = 2 * time.Minute
 
+// Option customises Run.
+type Option func(*runOptions)
+
+type runOptions struct{ parallel bool }
+
+// Parallel runs the subtests side by side (t.Parallel), for a backend whose runs share
+// nothing and mostly wait on something else (a cluster's controllers); go test's
+// -parallel bounds how many at once.
+func Parallel() Option { return func(o *runOptions) { o.parallel = true } }
+
 // Run runs the suite against the backend newRuntime makes, one fresh runtime per
 // subtest (the suite closes it). artifact is testsvc as BuildTestService returns it, or
 // whatever the backend runs it from.
-func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, artifact runtime.Artifact) {
+func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, artifact runtime.Artifact, opts ...Option) {
+	var o runOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := &suite{newRuntime: newRuntime, artifact: artifact}
 	for _, tc := range []struct {
 		name string
@@ -50,6 +64,9 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, artifact r
 		{"teardown", s.teardown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if o.parallel {
+				t.Parallel()
+			}
 			ctx, cancel := context.WithTimeout(t.Context(), subtestTimeout)
 			defer cancel()
 			rt := newRuntime(t)
@@ -361,11 +378,18 @@ func (s *suite) namedPorts(t *testing.T, ctx context.Context, rt runtime.Runtime
 		}
 		addrs[p.Name] = addr
 	}
+	// Within a few seconds, not at once: a cluster's Service dataplane (kube-proxy's rules)
+	// follows a replaced pod's endpoints a moment after they are published, and Start can
+	// wait only for what the API shows.
 	reach := func(when string) {
 		for name, addr := range addrs {
-			if got := get(t, ctx, in.HostAddr(), "/fetch?addr="+addr); got != "200" {
-				t.Errorf("%s: port %s at %s answers %q, want 200", when, name, addr, got)
-			}
+			eventually(t, ctx, 10*time.Second, when+": port "+name+" at "+addr+" answers 200", func() error {
+				code, body, err := call(ctx, http.MethodGet, in.HostAddr(), "/fetch?addr="+addr, "", 5*time.Second)
+				if err == nil && (code != http.StatusOK || body != "200") {
+					err = fmt.Errorf("status %d (%s)", code, body)
+				}
+				return err
+			})
 		}
 	}
 	reach("after start")
