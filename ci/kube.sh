@@ -72,9 +72,9 @@ packages() {
   command -v conntrack >/dev/null 2>&1 || want="$want conntrack"
   command -v openssl >/dev/null 2>&1 || want="$want openssl"
   if [ -n "$want" ]; then
-    log "installing$want"
+    log "installing$want (waiting for any other apt-get to finish)"
     # shellcheck disable=SC2086 # one word per package
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $want >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq $want >/dev/null
   fi
 }
 

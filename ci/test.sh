@@ -3,7 +3,54 @@
 # test. Docker-backed tests run where an engine answers and say so where it does not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The kubernetes runtime's tests need a cluster: ci/kube.sh builds one (about 7 minutes
+# cold on 2 cores, at the lowest CPU priority, cached outside the repo by version; seconds
+# after) and starts it beside the packages, then runs the runtime's tests and the proofs
+# that a kubernetes run leaves nothing (each set side by side: they mostly wait on the
+# cluster's controllers). The reference scenarios on kubernetes run last, alone, for
+# their bounds. Where the cluster cannot come up (no root, say) the job says why and
+# those tests skip; the end of this script says it again. `ci/kube.sh down` runs on
+# every ending and fails the run if the host's rules, links, routes, mounts or cgroups
+# are not as `up` found them.
+kube_out=$(mktemp "${TMPDIR:-/tmp}/faultline-kube-job.XXXXXX")
+kube_mark=$(mktemp -d "${TMPDIR:-/tmp}/faultline-kube-mark.XXXXXX")
+export kube_mark
+kube_job() {
+  # The build first, at once: it needs nothing of ci/build.sh but Go, and runs at the
+  # lowest CPU priority beside it, the vet and the packages. `up` needs bin/etcd.
+  local built=""
+  bash ci/kube.sh build && built=yes
+  until [ -e "$kube_mark/built" ]; do sleep 1; done
+  if [ -z "$built" ] || ! bash ci/kube.sh up; then
+    touch "$kube_mark/failed"
+    echo "kubernetes: SKIPPED: ci/kube.sh up could not bring a cluster up (its reason is above); only the runtime's tests that need no cluster run"
+    go test -count=1 ./harness/runtime/kubernetes/
+    return
+  fi
+  touch "$kube_mark/up"
+  # shellcheck disable=SC1090 # written by ci/kube.sh up
+  . "${FAULTLINE_KUBE_DIR:-/tmp/faultline-kube}/env"
+  export FAULTLINE_KUBE_REQUIRED=1
+  go test -count=1 -timeout 15m -parallel 5 -run 'TestNothingOfARunRemains/kubernetes' ./hardening/leaks/ &
+  local leaks=$! rc=0
+  go test -count=1 -timeout 15m -parallel 6 ./harness/runtime/kubernetes/ || rc=1
+  wait "$leaks" || rc=1
+  return $rc
+}
+kube_down() { # stop the kubernetes job and tear the cluster down, once
+  [ -n "${kube_pid:-}" ] && { kill -INT -- -"$kube_pid" 2>/dev/null; wait "$kube_pid" 2>/dev/null; }
+  kube_pid=""
+  [ -z "${kube_downed:-}" ] || return 0
+  kube_downed=yes
+  bash ci/kube.sh down >>"$kube_out" 2>&1
+}
+# Whatever ends this script (a failed build, a signal), the cluster goes with it.
+trap 'kube_down; rm -rf "$kube_mark"' EXIT
+export -f kube_job
+setsid bash -c kube_job >"$kube_out" 2>&1 &
+kube_pid=$!
 bash ci/build.sh
+touch "$kube_mark/built"
 export FAULTLINE_ETCD="$PWD/bin/etcd"
 export FAULTLINE_BIN="$PWD/bin"
 go vet ./...
@@ -19,7 +66,7 @@ if [ -n "$packages" ]; then
   echo "test: installing$packages" >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   # shellcheck disable=SC2086 # one word per package
-  if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $packages >/dev/null; }; then
+  if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq $packages >/dev/null; }; then
     echo "test: could not install$packages: the tests that need them will skip, or fail under CI" >&2
   fi
 fi
@@ -43,45 +90,7 @@ stop_beside() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   exit 130
 }
-trap stop_beside INT TERM
-# The kubernetes runtime's tests need a cluster: ci/kube.sh builds one (about 7 minutes
-# cold on 2 cores, at the lowest CPU priority, cached outside the repo by version; seconds
-# after) and starts it beside the packages, then runs the runtime's tests and the proofs
-# that a kubernetes run leaves nothing (each set side by side: they mostly wait on the
-# cluster's controllers). The reference scenarios on kubernetes run last, alone, for
-# their bounds. Where the cluster cannot come up (no root, say) the job says why and
-# those tests skip; the end of this script says it again. `ci/kube.sh down` runs on
-# every ending and fails the run if the host's rules, links, routes, mounts or cgroups
-# are not as `up` found them.
-kube_out=$(mktemp "${TMPDIR:-/tmp}/faultline-kube-job.XXXXXX")
-kube_mark=$(mktemp -d "${TMPDIR:-/tmp}/faultline-kube-mark.XXXXXX")
-export kube_mark
-kube_job() {
-  if ! bash ci/kube.sh up; then
-    touch "$kube_mark/failed"
-    echo "kubernetes: SKIPPED: ci/kube.sh up could not bring a cluster up (its reason is above); only the runtime's tests that need no cluster run"
-    go test -count=1 ./harness/runtime/kubernetes/
-    return
-  fi
-  touch "$kube_mark/up"
-  # shellcheck disable=SC1090 # written by ci/kube.sh up
-  . "${FAULTLINE_KUBE_DIR:-/tmp/faultline-kube}/env"
-  export FAULTLINE_KUBE_REQUIRED=1
-  go test -count=1 -timeout 15m -parallel 5 -run 'TestNothingOfARunRemains/kubernetes' ./hardening/leaks/ &
-  local leaks=$! rc=0
-  go test -count=1 -timeout 15m -parallel 6 ./harness/runtime/kubernetes/ || rc=1
-  wait "$leaks" || rc=1
-  return $rc
-}
-kube_down() {
-  [ -n "${kube_pid:-}" ] && { kill -INT -- -"$kube_pid" 2>/dev/null; wait "$kube_pid" 2>/dev/null; }
-  kube_pid=""
-  bash ci/kube.sh down >>"$kube_out" 2>&1
-}
 trap 'kube_down; stop_beside' INT TERM
-export -f kube_job
-setsid bash -c kube_job >"$kube_out" 2>&1 &
-kube_pid=$!
 collect() { # wait for every command started beside, and print its log under its heading
   local i rc
   for i in "${!pids[@]}"; do
@@ -138,6 +147,6 @@ tee -a "$log" <"$kube_out"
 if [ ! -e "$kube_mark/up" ]; then
   echo "test: the kubernetes runtime's conformance suite, leak proofs and scenarios were SKIPPED: no cluster could be brought up (see above)" | tee -a "$log"
 fi
-rm -rf "$kube_out" "$kube_mark"
+rm -f "$kube_out"
 trap - INT TERM
 exit $status

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/tools/portforward"
@@ -102,9 +101,12 @@ func (f *forwarder) track(c net.Conn, add bool) bool {
 
 // target reads the pod and says whether a connection may go to it.
 func (f *forwarder) target(ctx context.Context) (*corev1.Pod, error) {
-	pod, err := f.rt.cs.CoreV1().Pods(f.rt.namespace).Get(ctx, f.pod, metav1.GetOptions{})
+	pod, err := f.rt.cache.pod(f.pod)
 	if err != nil {
 		return nil, fmt.Errorf("pod %s: %w", f.pod, err)
+	}
+	if pod == nil {
+		return nil, fmt.Errorf("no pod %s", f.pod)
 	}
 	if pod.DeletionTimestamp != nil || pod.Status.Phase != corev1.PodRunning {
 		return nil, fmt.Errorf("pod %s is %s", f.pod, pod.Status.Phase)

@@ -68,6 +68,14 @@ func (r *Runtime) start(ctx context.Context, spec runtime.Spec) (*Instance, erro
 	if _, err := r.cs.AppsV1().StatefulSets(r.namespace).Create(ctx, sts, metav1.CreateOptions{}); err != nil {
 		return fail(fmt.Errorf("start %s: create its StatefulSet: %w", spec.Name, err))
 	}
+	// The run's watch sees the new StatefulSet a moment after its create: until it does,
+	// State would call the instance removed.
+	if err := until(ctx, func() (bool, error) {
+		set, err := r.cache.set(spec.Name)
+		return set != nil, err
+	}); err != nil {
+		return fail(fmt.Errorf("start %s: its StatefulSet never showed in the run's watch: %w", spec.Name, err))
+	}
 	in.logs = newLogFollower(r, podName(spec.Name))
 	if err := in.awaitReady(ctx); err != nil {
 		return fail(fmt.Errorf("start %s: %w", spec.Name, err))
@@ -119,12 +127,9 @@ func (in *Instance) PortNetAddr(name string) (string, error) {
 	return "", in.spec.UnknownPort(name)
 }
 
-// pod reads the instance's pod; nil when there is none.
+// pod reads the instance's pod from the run's watch; nil when there is none.
 func (in *Instance) pod(ctx context.Context) (*corev1.Pod, error) {
-	pod, err := in.rt.cs.CoreV1().Pods(in.rt.namespace).Get(ctx, podName(in.spec.Name), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
+	pod, err := in.rt.cache.pod(podName(in.spec.Name))
 	if err != nil {
 		return nil, fmt.Errorf("read pod %s: %w", podName(in.spec.Name), err)
 	}
@@ -148,10 +153,10 @@ func started(pod *corev1.Pod) bool {
 // startup probe, exited otherwise (none yet, starting, ending), removed once the
 // StatefulSet is gone.
 func (in *Instance) State(ctx context.Context) (runtime.State, error) {
-	if _, err := in.rt.cs.AppsV1().StatefulSets(in.rt.namespace).Get(ctx, in.spec.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-		return runtime.StateRemoved, nil
-	} else if err != nil {
+	if set, err := in.rt.cache.set(in.spec.Name); err != nil {
 		return "", fmt.Errorf("state of %s: %w", in.spec.Name, err)
+	} else if set == nil || set.DeletionTimestamp != nil {
+		return runtime.StateRemoved, nil
 	}
 	pod, err := in.pod(ctx)
 	if err != nil {

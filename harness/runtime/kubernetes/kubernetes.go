@@ -124,6 +124,8 @@ type Runtime struct {
 	server    string
 	labels    map[string]string
 
+	cache *cache
+
 	mu        sync.Mutex
 	instances map[string]*Instance // by Spec.Name; nil while a start is in progress
 	proxy     *ProxyHost
@@ -242,6 +244,10 @@ func New(ctx context.Context, opts ...Option) (*Runtime, error) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: r.namespace, Labels: r.labels}}
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		return nil, fmt.Errorf("kubernetes runtime: create namespace %s on %s: %w", r.namespace, host, err)
+	}
+	if r.cache, err = r.newCache(ctx); err != nil {
+		_ = deleteNamespace(context.WithoutCancel(ctx), cs, r.namespace)
+		return nil, fmt.Errorf("kubernetes runtime: %w", err)
 	}
 	r.log.Info("run namespace created", "namespace", r.namespace, "server", host)
 	return r, nil
@@ -376,6 +382,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 	if already {
 		return nil
 	}
+	defer r.cache.close()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
 	defer cancel()
 	began := time.Now()

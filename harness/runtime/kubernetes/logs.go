@@ -61,9 +61,9 @@ func (l *logFollower) run(ctx context.Context) {
 	defer close(l.done)
 	finished := map[string]bool{}
 	for ctx.Err() == nil {
-		pod, err := l.rt.cs.CoreV1().Pods(l.rt.namespace).Get(ctx, l.pod, metav1.GetOptions{})
+		pod, err := l.rt.cache.pod(l.pod)
 		key, ran := "", false
-		if err == nil {
+		if err == nil && pod != nil {
 			key, ran = container(pod)
 		}
 		if !ran || finished[key] {
@@ -111,6 +111,7 @@ func (l *logFollower) follow(ctx context.Context, pod *corev1.Pod, key string) b
 		}
 		if err != nil {
 			// The stream ends when the container does (or the pod is gone): judge by the pod.
+			// Straight from the API: the watch may not have seen the container's end yet.
 			now, gerr := l.rt.cs.CoreV1().Pods(l.rt.namespace).Get(context.WithoutCancel(ctx), pod.Name, metav1.GetOptions{})
 			if gerr != nil || now.UID != pod.UID {
 				return true
