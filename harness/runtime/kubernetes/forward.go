@@ -193,15 +193,43 @@ func (f *forwarder) handle(c net.Conn) {
 	}
 }
 
+// streamTimeout bounds the creation of one stream: a port-forward connection that does
+// not answer within it is stalled (client-go's own bound is 30 s), and is dropped so
+// that the next connection dials a new one.
+const streamTimeout = 3 * time.Second
+
+// createStream creates a stream on conn within streamTimeout, dropping conn when it
+// cannot.
+func (f *forwarder) createStream(conn httpstream.Connection, headers http.Header) (httpstream.Stream, error) {
+	type result struct {
+		s   httpstream.Stream
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		s, err := conn.CreateStream(headers)
+		got <- result{s, err}
+	}()
+	select {
+	case r := <-got:
+		if r.err != nil {
+			f.dropConn(conn)
+		}
+		return r.s, r.err
+	case <-time.After(streamTimeout):
+		f.dropConn(conn)
+		return nil, fmt.Errorf("port-forward to %s:%d stalled: no stream within %s; dialling anew", f.pod, f.port, streamTimeout)
+	}
+}
+
 // pipe copies between c and a new stream pair on conn, as client-go's PortForwarder does.
 func (f *forwarder) pipe(conn httpstream.Connection, c net.Conn) error {
 	headers := http.Header{}
 	headers.Set(corev1.StreamType, corev1.StreamTypeError)
 	headers.Set(corev1.PortHeader, strconv.Itoa(f.port))
 	headers.Set(corev1.PortForwardRequestIDHeader, strconv.FormatInt(f.reqID.Add(1), 10))
-	errStream, err := conn.CreateStream(headers)
+	errStream, err := f.createStream(conn, headers)
 	if err != nil {
-		f.dropConn(conn)
 		return fmt.Errorf("create error stream: %w", err)
 	}
 	errStream.Close() // nothing is written to it
@@ -219,9 +247,8 @@ func (f *forwarder) pipe(conn httpstream.Connection, c net.Conn) error {
 		}
 	}()
 	headers.Set(corev1.StreamType, corev1.StreamTypeData)
-	data, err := conn.CreateStream(headers)
+	data, err := f.createStream(conn, headers)
 	if err != nil {
-		f.dropConn(conn)
 		return fmt.Errorf("create data stream: %w", err)
 	}
 	defer conn.RemoveStreams(data)
@@ -267,21 +294,22 @@ func (f *forwarder) dialCheck(ctx context.Context) error {
 	headers.Set(corev1.StreamType, corev1.StreamTypeError)
 	headers.Set(corev1.PortHeader, strconv.Itoa(f.port))
 	headers.Set(corev1.PortForwardRequestIDHeader, strconv.FormatInt(f.reqID.Add(1), 10))
-	errStream, err := conn.CreateStream(headers)
+	errStream, err := f.createStream(conn, headers)
 	if err != nil {
-		f.dropConn(conn)
 		return err
 	}
 	errStream.Close()
 	defer conn.RemoveStreams(errStream)
 	headers.Set(corev1.StreamType, corev1.StreamTypeData)
-	data, err := conn.CreateStream(headers)
+	data, err := f.createStream(conn, headers)
 	if err != nil {
-		f.dropConn(conn)
 		return err
 	}
 	defer conn.RemoveStreams(data)
 	_ = data.Close() // nothing to send: the server ends the stream once the port's connection closes
+	// Whatever the port says (a greeting) is read and dropped: a stream nobody reads
+	// fills its buffer and holds up every other stream of the connection.
+	go func() { _, _ = io.Copy(io.Discard, data) }()
 	got := make(chan error, 1)
 	go func() {
 		msg, err := io.ReadAll(errStream)
