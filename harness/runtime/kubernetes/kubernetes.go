@@ -260,9 +260,12 @@ func newRunID() string {
 	return strings.ToLower(time.Now().UTC().Format("20060102t150405")) + "-" + hex.EncodeToString(b)
 }
 
+// notLabelChars are the characters a label value may not hold.
+var notLabelChars = regexp.MustCompile(`[^A-Za-z0-9._-]`)
+
 // labelValue keeps what a label value may hold (the host name may be longer).
 func labelValue(s string) string {
-	s = regexp.MustCompile(`[^A-Za-z0-9._-]`).ReplaceAllString(s, "-")
+	s = notLabelChars.ReplaceAllString(s, "-")
 	if len(s) > 63 {
 		s = s[:63]
 	}
