@@ -406,7 +406,19 @@ func deleteNamespace(ctx context.Context, cs kubernetes.Interface, ns string) er
 	}
 	// The namespace controller retries a namespace with content left with a backoff that
 	// doubles each time: deleting it only once its volumes are released spares those waits.
+	// A pod a controller made while the first deletes ran (a StatefulSet's replacement
+	// for one just killed) would hold its volume, and run on: every round deletes the
+	// pods again.
+	zero := int64(0)
 	if err := until(ctx, func() (bool, error) {
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		if len(pods.Items) > 0 {
+			err := cs.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{})
+			return false, err
+		}
 		pvcs, err := cs.CoreV1().PersistentVolumeClaims(ns).List(ctx, metav1.ListOptions{})
 		return err == nil && len(pvcs.Items) == 0, err
 	}); err != nil {
