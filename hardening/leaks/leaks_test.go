@@ -228,11 +228,7 @@ func reapKubernetes(t testing.TB, f facts, r remains) {
 // kubeClient is a client of the cluster $KUBECONFIG names.
 func kubeClient(t testing.TB) k8s.Interface {
 	t.Helper()
-	cfg, _, err := kubernetes.Config("", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := k8s.NewForConfig(cfg)
+	_, cs, _, err := kubernetes.Client("", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -167,18 +166,30 @@ func Check(ctx context.Context, opts ...Option) error {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	cfg, host, err := Config(o.kubeconfig, o.context)
+	_, cs, host, err := Client(o.kubeconfig, o.context)
 	if err != nil {
 		return err
 	}
-	return ping(ctx, cfg, host)
+	return ping(ctx, cs, host)
 }
 
-func ping(ctx context.Context, cfg *rest.Config, host string) error {
+// Client is a client of the cluster the kubeconfig at path (or $KUBECONFIG, or
+// ~/.kube/config) names in context (or its current one), with its configuration and the
+// API server's address.
+func Client(path, context string) (*rest.Config, kubernetes.Interface, string, error) {
+	cfg, host, err := Config(path, context)
+	if err != nil {
+		return nil, nil, "", err
+	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return fmt.Errorf("kubernetes runtime: client for %s: %w", host, err)
+		return nil, nil, "", fmt.Errorf("kubernetes runtime: client for %s: %w", host, err)
 	}
+	return cfg, cs, host, nil
+}
+
+// ping fails, naming the fix, unless the cluster answers within pingTimeout.
+func ping(ctx context.Context, cs kubernetes.Interface, host string) error {
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	if _, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
@@ -206,16 +217,12 @@ func New(ctx context.Context, opts ...Option) (*Runtime, error) {
 	if len(o.importCmd) == 0 {
 		o.importCmd = strings.Fields(os.Getenv(ImportEnv))
 	}
-	cfg, host, err := Config(o.kubeconfig, o.context)
+	cfg, cs, host, err := Client(o.kubeconfig, o.context)
 	if err != nil {
 		return nil, err
 	}
-	if err := ping(ctx, cfg, host); err != nil {
+	if err := ping(ctx, cs, host); err != nil {
 		return nil, err
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes runtime: client for %s: %w", host, err)
 	}
 	hostname, _ := os.Hostname()
 	r := &Runtime{
@@ -531,16 +538,4 @@ func (r *Runtime) objectLabels(extra map[string]string) map[string]string {
 		l[k] = v
 	}
 	return l
-}
-
-// instanceNames lists the run's instances, for an error.
-func (r *Runtime) instanceNames() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	names := make([]string, 0, len(r.instances))
-	for n := range r.instances {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
 }

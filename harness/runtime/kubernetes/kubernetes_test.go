@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	k8s "k8s.io/client-go/kubernetes"
 
 	"github.com/faultline/faultline/harness/build"
 	"github.com/faultline/faultline/harness/runtime"
@@ -134,11 +133,7 @@ func TestReapDeletesOnlyTheNamespacesOfDeadRuns(t *testing.T) {
 	requireCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg, _, err := kubernetes.Config("", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := k8s.NewForConfig(cfg)
+	_, cs, _, err := kubernetes.Client("", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,13 +54,9 @@ func CleanAll(ctx context.Context, opts ...Option) (int, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	cfg, host, err := Config(o.kubeconfig, o.context)
+	_, cs, host, err := Client(o.kubeconfig, o.context)
 	if err != nil {
 		return 0, err
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return 0, fmt.Errorf("kubernetes runtime: client for %s: %w", host, err)
 	}
 	list, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: LabelRun})
 	if err != nil {
