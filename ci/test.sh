@@ -27,6 +27,10 @@ kube_job() {
     return
   fi
   touch "$kube_mark/up"
+  # This job was forked before the exports below: without them every leak child would
+  # build the Toxiproxy server itself, under the compile load of the packages (a child
+  # with a 12 s -test.timeout spent it all in go build on CI).
+  export FAULTLINE_BIN="$PWD/bin" FAULTLINE_ETCD="$PWD/bin/etcd"
   # shellcheck disable=SC1090 # written by ci/kube.sh up
   . "${FAULTLINE_KUBE_DIR:-/tmp/faultline-kube}/env"
   export FAULTLINE_KUBE_REQUIRED=1
