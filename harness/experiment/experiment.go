@@ -278,8 +278,31 @@ func (e *Experiment) finish() {
 		}
 	}
 	e.record(checks, failed, aborted)
+	if len(failed) > 0 || e.t.Failed() {
+		e.logTails(ctx)
+	}
 	if len(failed) > 0 {
 		e.t.Errorf("experiment %q:\n%s", e.cfg.Hypothesis, strings.Join(failed, "\n"))
+	}
+}
+
+// tailLines is how many of its last log lines each instance shows for a failed experiment.
+const tailLines = 15
+
+// logTails writes the last lines of every instance's log to the test's log: a failed
+// experiment then says what the system itself said about the fault, on every runtime.
+func (e *Experiment) logTails(ctx context.Context) {
+	for _, in := range e.sys.All() {
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		b, err := in.Logs(lctx)
+		cancel()
+		if err != nil {
+			e.t.Logf("log of %s: %v", in.Name(), err)
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		lines = lines[max(0, len(lines)-tailLines):]
+		e.t.Logf("last %d lines of %s's log:\n  %s", len(lines), in.Name(), strings.Join(lines, "\n  "))
 	}
 }
 

@@ -34,6 +34,7 @@ type fakeT struct {
 	cleanups []func()
 	errors   []string
 	fatal    string
+	logs     []string
 	// ginkgoLike makes Errorf stop the function it is called in, as GinkgoT()'s does.
 	ginkgoLike bool
 }
@@ -44,7 +45,11 @@ func (f *fakeT) Helper()             {}
 func (f *fakeT) Name() string        { return f.name }
 func (f *fakeT) Cleanup(fn func())   { f.mu.Lock(); f.cleanups = append(f.cleanups, fn); f.mu.Unlock() }
 func (f *fakeT) Skipped() bool       { return false }
-func (f *fakeT) Logf(string, ...any) {}
+func (f *fakeT) Logf(format string, args ...any) {
+	f.mu.Lock()
+	f.logs = append(f.logs, fmt.Sprintf(format, args...))
+	f.mu.Unlock()
+}
 func (f *fakeT) Failed() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -271,6 +276,11 @@ func TestAnExperimentGoesRedForEachWayItCanFail(t *testing.T) {
 			}
 			if tc.verdict == report.Pass && len(ft.errors) > 0 {
 				t.Errorf("a passing experiment reported errors: %q", ft.errors)
+			}
+			// A failed experiment shows what the instances said; a passing one keeps quiet.
+			tails := strings.Contains(strings.Join(ft.logs, "\n"), "lines of svc-1's log:")
+			if wantTails := tc.verdict == report.Fail; tails != wantTails {
+				t.Errorf("svc-1's log tail in the test's log: %t, want %t; logs %q", tails, wantTails, ft.logs)
 			}
 			if got := len(faultEvents(h)) > faultsBefore; got != tc.injection {
 				t.Errorf("a fault was injected: %t, want %t", got, tc.injection)
