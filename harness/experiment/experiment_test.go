@@ -41,10 +41,10 @@ type fakeT struct {
 
 type fatalStop struct{}
 
-func (f *fakeT) Helper()             {}
-func (f *fakeT) Name() string        { return f.name }
-func (f *fakeT) Cleanup(fn func())   { f.mu.Lock(); f.cleanups = append(f.cleanups, fn); f.mu.Unlock() }
-func (f *fakeT) Skipped() bool       { return false }
+func (f *fakeT) Helper()           {}
+func (f *fakeT) Name() string      { return f.name }
+func (f *fakeT) Cleanup(fn func()) { f.mu.Lock(); f.cleanups = append(f.cleanups, fn); f.mu.Unlock() }
+func (f *fakeT) Skipped() bool     { return false }
 func (f *fakeT) Logf(format string, args ...any) {
 	f.mu.Lock()
 	f.logs = append(f.logs, fmt.Sprintf(format, args...))
