@@ -56,7 +56,7 @@ const (
 
 // durabilityShort is the kill cycles in a size that fits every suite run.
 var durabilityShort = scenario{
-	hypothesis: fmt.Sprintf("durability: across %d kill -9 cycles alternating an accounts instance and accounts' etcd under write load, each restarted by the supervisor, every cycle recovers within %s and no acknowledged write is lost", shortCycles, cycleRecoverWithin),
+	hypothesis: fmt.Sprintf("durability: across %d kill -9 cycles alternating an accounts instance and accounts' etcd under write load, each restarted by the platform (the supervisor, or the kubelet), every cycle recovers within %s and no acknowledged write is lost", shortCycles, cycleRecoverWithin),
 	labels:     []string{"durability"},
 	body:       killCycles(shortCycles),
 }
@@ -64,7 +64,7 @@ var durabilityShort = scenario{
 // durabilitySoak is the kill cycles as a soak: long enough to catch a loss that one
 // crash in a hundred shows.
 var durabilitySoak = scenario{
-	hypothesis: fmt.Sprintf("durability soak: across %d kill -9 cycles alternating an accounts instance and accounts' etcd under write load, each restarted by the supervisor, every cycle recovers within %s and no acknowledged write is lost", soakCycles, cycleRecoverWithin),
+	hypothesis: fmt.Sprintf("durability soak: across %d kill -9 cycles alternating an accounts instance and accounts' etcd under write load, each restarted by the platform (the supervisor, or the kubelet), every cycle recovers within %s and no acknowledged write is lost", soakCycles, cycleRecoverWithin),
 	labels:     []string{"durability", "soak", "slow"},
 	body:       killCycles(soakCycles),
 }
@@ -156,7 +156,7 @@ type cycle struct {
 func (c cycle) String() string {
 	switch {
 	case !c.restarted:
-		return fmt.Sprintf("kill %s: not restarted by the supervisor within %s", c.target, cycleRecoverWithin)
+		return fmt.Sprintf("kill %s: not restarted by the platform within %s", c.target, cycleRecoverWithin)
 	case !c.recovered:
 		return fmt.Sprintf("kill %s: restarted after %s, but no write acknowledged by it within %s of the kill", c.target, roundMS(c.restartedAt-c.killedAt), cycleRecoverWithin)
 	}

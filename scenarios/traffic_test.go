@@ -98,7 +98,7 @@ var isolation = scenario{
 
 // selfHealing: one accounts instance is killed and left to the supervisor.
 var selfHealing = scenario{
-	hypothesis: "self-healing: a killed accounts instance is restarted by the supervisor, registers again and serves traffic within 20s, with at least 99% of accounts requests served meanwhile",
+	hypothesis: "self-healing: a killed accounts instance is restarted by the platform (the supervisor, or the kubelet), registers again and serves traffic within 20s, with at least 99% of accounts requests served meanwhile",
 	labels:     []string{"self-healing"},
 	body: func(ctx SpecContext, e *env, x *experiment.Experiment) {
 		h := e.sys.History()
@@ -422,7 +422,7 @@ func rejoined(h *history.History, victim string, killedAt time.Duration, restart
 	d := first - killedAt
 	r.Figures = append(r.Figures, check.Figure{Name: "time_to_rejoin", Value: durMS(d), Unit: "ms"})
 	r.Pass = d <= within
-	r.Message = fmt.Sprintf("%s restarted by the supervisor %s after its kill (down %s as it saw it), served again %s after the kill (bound %s), %d ops since",
+	r.Message = fmt.Sprintf("%s restarted by the platform %s after its kill (down %s as it saw it), served again %s after the kill (bound %s), %d ops since",
 		victim, roundMS(restart.RestartedAt-killedAt), roundMS(restart.Downtime()), roundMS(d), within, n)
 	return r
 }

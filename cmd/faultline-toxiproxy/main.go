@@ -8,6 +8,12 @@
 // every proxy.
 //
 //	faultline-toxiproxy [-host 127.0.0.1] [-port 8474] [-log-level info]
+//
+// `faultline-toxiproxy agent` is the kubernetes runtime's agent instead
+// (harness/runtime/kubernetes/agent): it runs beside an instance's container in its pod
+// and SIGKILLs that container's processes when asked, so that one image serves both.
+//
+//	faultline-toxiproxy agent [-listen 127.0.0.1:19901] [-linger 1s]
 package main
 
 import (
@@ -23,10 +29,12 @@ import (
 	"runtime/debug"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/Shopify/toxiproxy/v2"
 
 	"github.com/faultline/faultline/harness/proxyserver"
+	"github.com/faultline/faultline/harness/runtime/kubernetes/agent"
 	"github.com/faultline/faultline/harness/toxics"
 )
 
@@ -36,6 +44,9 @@ func main() {
 
 // run is main with its arguments and outputs, returning the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "agent" {
+		return runAgent(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("faultline-toxiproxy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	host := fs.String("host", "127.0.0.1", "host for the API to listen on (0.0.0.0 in a container)")
@@ -85,6 +96,39 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logger.Info("shutting down")
 	if err := srv.Close(); err != nil {
 		logger.Error("shut down", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// runAgent is `faultline-toxiproxy agent`: the agent's server on -listen until SIGTERM.
+func runAgent(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("faultline-toxiproxy agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(agent.Port)), "address to answer on, inside the pod")
+	linger := fs.Duration("linger", time.Second, "how long to stay after SIGTERM: the pod's network lives until its last container ends, so that its address refuses connections, rather than vanish, until the Service stops routing to it")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "faultline-toxiproxy agent: unexpected arguments %v\n", fs.Args())
+		return 2
+	}
+	logger := slog.New(slog.NewJSONHandler(stdout, nil))
+	sig, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-sig.Done()
+		time.Sleep(*linger)
+		cancel()
+	}()
+	if err := agent.Serve(ctx, *listen, logger); err != nil {
+		logger.Error("agent", "err", err)
 		return 1
 	}
 	return 0

@@ -26,7 +26,7 @@ func TestHelpAndBadFlags(t *testing.T) {
 			t.Errorf("--help does not mention %s:\n%s", want, errOut.String())
 		}
 	}
-	for _, args := range [][]string{{"-port", "70000"}, {"-log-level", "loud"}, {"extra"}, {"-nope"}} {
+	for _, args := range [][]string{{"-port", "70000"}, {"-log-level", "loud"}, {"extra"}, {"-nope"}, {"agent", "extra"}, {"agent", "-nope"}, {"agent", "-linger", "soon"}} {
 		if code := run(args, &out, &errOut); code != 2 {
 			t.Errorf("%v exited %d, want 2", args, code)
 		}

@@ -319,7 +319,7 @@ func (s *Supervisor) loop(w *watch) {
 				s.restarts = append(s.restarts, rec)
 				s.mu.Unlock()
 				s.record(history.Event{At: now, Kind: history.Restart, Target: name,
-					Detail: fmt.Sprintf("replaced by the platform after %v down (restart %d)", rec.Downtime().Round(time.Millisecond), restarts)})
+					Detail: fmt.Sprintf("brought back by the platform after %v down (restart %d)", rec.Downtime().Round(time.Millisecond), restarts)})
 				continue
 			}
 			if down {

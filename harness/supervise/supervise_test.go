@@ -228,7 +228,7 @@ func TestRecordsThePlatformsRestartsAndStartsNothing(t *testing.T) {
 			if len(rs) != 1 || rs[0].Downtime() < 100*time.Millisecond {
 				t.Fatalf("restarts = %+v, want one with the downtime (over 100ms)", rs)
 			}
-			if e := h.Events()[len(h.Events())-1]; !strings.Contains(e.Detail, "replaced by the platform") {
+			if e := h.Events()[len(h.Events())-1]; !strings.Contains(e.Detail, "brought back by the platform") {
 				t.Errorf("restart event detail %q does not say the platform made it", e.Detail)
 			}
 

@@ -17,9 +17,10 @@ func NewForTest(runID string, opts ...Option) *Runtime {
 		labels: map[string]string{LabelRun: runID}, instances: map[string]*Instance{}}
 }
 
-// StatefulSetForTest is the StatefulSet Start would create for spec.
-func (r *Runtime) StatefulSetForTest(spec runtime.Spec, image, clusterIP string) *appsv1.StatefulSet {
-	return r.statefulSet(spec, image, "Never", clusterIP)
+// StatefulSetForTest is the StatefulSet Start would create for spec, with the agent's
+// image agentImage ("" for none, as for the Toxiproxy pod).
+func (r *Runtime) StatefulSetForTest(spec runtime.Spec, image, clusterIP, agentImage string) *appsv1.StatefulSet {
+	return r.statefulSet(spec, image, "Never", clusterIP, agentImage, "Never")
 }
 
 // ListenPortForTest is listenPort.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -42,6 +43,23 @@ func (r *Runtime) imageFor(ctx context.Context, a runtime.Artifact, stopSignal s
 		return "", "", err
 	}
 	return name, corev1.PullNever, nil
+}
+
+// agentImage is the image of the pods' agent: the Toxiproxy image (WithProxyImage), or
+// the Toxiproxy binary (WithProxyBinary) imported into the node; cmd/faultline-toxiproxy
+// is both.
+func (r *Runtime) agentImage(ctx context.Context) (string, corev1.PullPolicy, error) {
+	switch {
+	case r.opts.proxyImage != "":
+		return r.opts.proxyImage, corev1.PullIfNotPresent, nil
+	case r.opts.proxyBinary != "":
+		img, err := r.binaryImage(ctx, r.opts.proxyBinary, "")
+		if err != nil {
+			return "", "", fmt.Errorf("the agent's image: %w", err)
+		}
+		return img, corev1.PullNever, nil
+	}
+	return "", "", errors.New("no image for the pod's agent, which kills it for fault.Kill: pass kubernetes.WithProxyBinary with a static build of cmd/faultline-toxiproxy, or kubernetes.WithProxyImage with an image of it your cluster can pull")
 }
 
 var imageNameChars = regexp.MustCompile(`[^a-z0-9._-]+`)

@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,12 +17,12 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/remotecommand"
 	utilexec "k8s.io/client-go/util/exec"
 
 	"github.com/faultline/faultline/harness/runtime"
+	"github.com/faultline/faultline/harness/runtime/kubernetes/agent"
 )
 
 // Instance is one pod of the run, under a StatefulSet of its own. It is safe for
@@ -31,11 +32,12 @@ type Instance struct {
 	spec      runtime.Spec
 	clusterIP string
 	host      *forwarder // the main port, on loopback
+	agent     *forwarder // the agent's port, on loopback; nil for the Toxiproxy pod
 	logs      *logFollower
 
 	mu    sync.Mutex
-	ended map[types.UID]bool // incarnations Kill or Stop ended
-	held  bool               // HoldDown asked; the next Kill or Stop scales to zero
+	ended map[string]bool // incarnations Kill or Stop ended
+	held  bool            // HoldDown asked; the next Kill or Stop scales to zero
 }
 
 var (
@@ -51,11 +53,18 @@ func (r *Runtime) start(ctx context.Context, spec runtime.Spec) (*Instance, erro
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", spec.Name, err)
 	}
+	var agentImage string
+	var agentPull corev1.PullPolicy
+	if spec.Name != proxyName {
+		if agentImage, agentPull, err = r.agentImage(ctx); err != nil {
+			return nil, fmt.Errorf("start %s: %w", spec.Name, err)
+		}
+	}
 	svc, err := r.cs.CoreV1().Services(r.namespace).Create(ctx, r.service(spec.Name, spec.Service, servicePorts(spec)), metav1.CreateOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("start %s: create its Service: %w", spec.Name, err)
 	}
-	in := &Instance{rt: r, spec: spec, clusterIP: svc.Spec.ClusterIP, ended: map[types.UID]bool{}}
+	in := &Instance{rt: r, spec: spec, clusterIP: svc.Spec.ClusterIP, ended: map[string]bool{}}
 	fail := func(err error) (*Instance, error) {
 		in.remove(context.WithoutCancel(ctx))
 		return nil, err
@@ -64,7 +73,12 @@ func (r *Runtime) start(ctx context.Context, spec runtime.Spec) (*Instance, erro
 	if err != nil {
 		return fail(fmt.Errorf("start %s: %w", spec.Name, err))
 	}
-	sts := r.statefulSet(spec, image, pull, in.clusterIP)
+	if agentImage != "" {
+		if in.agent, err = r.forward(podName(spec.Name), agentPort(spec), false); err != nil {
+			return fail(fmt.Errorf("start %s: %w", spec.Name, err))
+		}
+	}
+	sts := r.statefulSet(spec, image, pull, in.clusterIP, agentImage, agentPull)
 	if _, err := r.cs.AppsV1().StatefulSets(r.namespace).Create(ctx, sts, metav1.CreateOptions{}); err != nil {
 		return fail(fmt.Errorf("start %s: create its StatefulSet: %w", spec.Name, err))
 	}
@@ -89,6 +103,9 @@ func (in *Instance) remove(ctx context.Context) {
 	in.stopLogs()
 	if in.host != nil {
 		in.host.Close()
+	}
+	if in.agent != nil {
+		in.agent.Close()
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -141,12 +158,19 @@ func started(pod *corev1.Pod) bool {
 	if pod == nil || pod.DeletionTimestamp != nil {
 		return false
 	}
-	for _, c := range pod.Status.ContainerStatuses {
-		if c.Name == "app" {
-			return c.State.Running != nil && c.Started != nil && *c.Started
-		}
+	c := appStatus(pod)
+	return c != nil && c.State.Running != nil && c.Started != nil && *c.Started
+}
+
+// incarnation names the run of the program the pod shows: the pod's UID and its app
+// container's ID, which a replacement and an in-place restart both change. Empty while
+// the container runs nothing.
+func incarnation(pod *corev1.Pod) string {
+	c := appStatus(pod)
+	if c == nil || c.State.Running == nil || c.ContainerID == "" {
+		return ""
 	}
-	return false
+	return string(pod.UID) + "/" + c.ContainerID
 }
 
 // State is running while a pod that Kill or Stop did not end runs and has passed its
@@ -162,25 +186,30 @@ func (in *Instance) State(ctx context.Context) (runtime.State, error) {
 	if err != nil {
 		return "", fmt.Errorf("state of %s: %w", in.spec.Name, err)
 	}
-	if pod == nil || in.wasEnded(pod.UID) || !started(pod) {
+	if !started(pod) || in.wasEnded(incarnation(pod)) {
 		return runtime.StateExited, nil
 	}
 	return runtime.StateRunning, nil
 }
 
-func (in *Instance) wasEnded(uid types.UID) bool {
+func (in *Instance) wasEnded(inc string) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	return in.ended[uid]
+	return in.ended[inc]
 }
 
-// Incarnation is the UID of the pod now behind the instance; empty while none runs.
+// Incarnation names the program now behind the instance (its pod's UID and container's
+// ID); empty while none runs.
 func (in *Instance) Incarnation(ctx context.Context) (string, error) {
 	pod, err := in.pod(ctx)
-	if err != nil || pod == nil || pod.DeletionTimestamp != nil || in.wasEnded(pod.UID) {
+	if err != nil || pod == nil || pod.DeletionTimestamp != nil {
 		return "", err
 	}
-	return string(pod.UID), nil
+	inc := incarnation(pod)
+	if in.wasEnded(inc) {
+		return "", nil
+	}
+	return inc, nil
 }
 
 // HoldDown makes the next Kill or Stop scale the StatefulSet to zero first, so that no
@@ -217,8 +246,8 @@ func (in *Instance) end(ctx context.Context, what string, grace int64, within ti
 	}
 	in.mu.Lock()
 	held := in.held
-	if pod != nil {
-		in.ended[pod.UID] = true
+	if inc := incarnation(pod); inc != "" {
+		in.ended[inc] = true
 	}
 	in.mu.Unlock()
 	if held {
@@ -251,11 +280,82 @@ func (in *Instance) end(ctx context.Context, what string, grace int64, within ti
 	}
 }
 
-// Kill deletes the pod with no grace period and returns once it is gone; its controller
-// then starts the next (runtime.SelfHealing). The kubelet still gives a force-deleted
-// pod's containers its minimum grace of two seconds before SIGKILL.
+// Kill crashes the program as kill -9 does: the pod's agent SIGKILLs every process of its
+// container. Kill returns once the kubelet has seen the container end; the kubelet then
+// restarts it in place, in the same pod (runtime.SelfHealing), with the same address and
+// volume. With HoldDown asked, the StatefulSet goes to zero and the pod is deleted too, so
+// that nothing restarts it until Start.
 func (in *Instance) Kill(ctx context.Context) error {
-	return in.end(ctx, "kill", 0, 30*time.Second)
+	pod, err := in.pod(ctx)
+	if err != nil {
+		return fmt.Errorf("kill %s: %w", in.spec.Name, err)
+	}
+	inc := incarnation(pod)
+	if inc != "" && pod.DeletionTimestamp == nil {
+		if err := in.crash(ctx); err != nil {
+			return fmt.Errorf("kill %s: %w", in.spec.Name, err)
+		}
+		in.mu.Lock()
+		in.ended[inc] = true
+		in.mu.Unlock()
+	}
+	in.mu.Lock()
+	held := in.held
+	in.mu.Unlock()
+	if held {
+		// The program is dead already: the pod's deletion only has the agent to stop.
+		return in.end(ctx, "kill", 1, 30*time.Second)
+	}
+	if inc == "" {
+		return nil // nothing runs: already down
+	}
+	// Until the kubelet reports the crash, the watch still shows the container running.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := until(wctx, func() (bool, error) {
+		now, err := in.pod(wctx)
+		return err == nil && incarnation(now) != inc, err
+	}); err != nil {
+		return fmt.Errorf("kill %s: the kubelet did not report its container's end: %w", in.spec.Name, err)
+	}
+	return nil
+}
+
+// crashWithin bounds one kill through the agent, from the request to the processes' end.
+const crashWithin = 20 * time.Second
+
+// crash asks the pod's agent to SIGKILL the program's processes, and returns once they
+// are gone. A connection the agent does not take (it starts with the pod) is tried again.
+func (in *Instance) crash(ctx context.Context) error {
+	if in.agent == nil {
+		return errors.New("its pod has no agent to kill it")
+	}
+	ctx, cancel := context.WithTimeout(ctx, crashWithin)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+in.agent.Addr()+"/kill", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			var killed agent.Killed
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("the pod's agent could not kill it: %s: %s", resp.Status, bytes.TrimSpace(body))
+			}
+			_ = json.Unmarshal(body, &killed)
+			in.rt.log.Debug("killed through the pod's agent", "instance", in.spec.Name, "processes", killed.Processes)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the pod's agent (container %s, port %d) did not answer: %w (last: %v); an image given with WithProxyImage must be a build of cmd/faultline-toxiproxy as new as the harness", agentContainer, agentPort(in.spec), ctx.Err(), err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // Stop deletes the pod with timeout as its grace period (the kubelet sends the image's
@@ -376,7 +476,7 @@ func (in *Instance) describePod(ctx context.Context) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "pod %s is %s", pod.Name, pod.Status.Phase)
-	for _, c := range pod.Status.ContainerStatuses {
+	if c := appStatus(pod); c != nil {
 		switch {
 		case c.State.Waiting != nil:
 			fmt.Fprintf(&b, ", container waiting (%s: %s)", c.State.Waiting.Reason, c.State.Waiting.Message)
@@ -455,7 +555,7 @@ func (in *Instance) Exec(ctx context.Context, cmd []string) (int, []byte, error)
 	}
 	req := in.rt.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(in.rt.namespace).
 		Name(podName(in.spec.Name)).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Container: "app", Command: args, Stdout: true, TTY: true}, scheme.ParameterCodec)
+		VersionedParams(&corev1.PodExecOptions{Container: appContainer, Command: args, Stdout: true, TTY: true}, scheme.ParameterCodec)
 	ex, err := remotecommand.NewWebSocketExecutor(in.rt.cfg, http.MethodGet, req.URL().String())
 	if err != nil {
 		return 0, nil, fmt.Errorf("exec in %s: %w", in.spec.Name, err)

@@ -62,7 +62,7 @@ func TestStatefulSetCarriesTheSpec(t *testing.T) {
 		StartTimeout: 20 * time.Second,
 		User:         "65534:65534",
 	}
-	sts := r.StatefulSetForTest(spec, "faultline.local/accounts:1", "10.96.0.7")
+	sts := r.StatefulSetForTest(spec, "faultline.local/accounts:1", "10.96.0.7", "faultline.local/faultline-toxiproxy:1")
 	c := sts.Spec.Template.Spec.Containers[0]
 	if got := strings.Join(c.Args, " "); got != "-listen 0.0.0.0:8080 -peer 10.96.0.7:9001" {
 		t.Errorf("args = %q", got)
@@ -90,6 +90,24 @@ func TestStatefulSetCarriesTheSpec(t *testing.T) {
 	}
 	if c.VolumeMounts[0].MountPath != "/data" {
 		t.Errorf("mounts = %+v", c.VolumeMounts)
+	}
+	// The agent runs beside it, sees its processes, and answers on loopback only.
+	pod := sts.Spec.Template.Spec
+	if len(pod.Containers) != 2 || pod.ShareProcessNamespace == nil || !*pod.ShareProcessNamespace {
+		t.Fatalf("pod spec: %d containers, shared process namespace %v: want the app and the agent, sharing one", len(pod.Containers), pod.ShareProcessNamespace)
+	}
+	a := pod.Containers[1]
+	if a.Image != "faultline.local/faultline-toxiproxy:1" || strings.Join(a.Args, " ") != "agent -listen 127.0.0.1:19901" || *a.SecurityContext.RunAsUser != 0 {
+		t.Errorf("agent container = %s %v as %d: want the proxy image's agent on 127.0.0.1:19901, as root", a.Image, a.Args, *a.SecurityContext.RunAsUser)
+	}
+	// A spec that uses the agent's port moves the agent, never the program.
+	spec.Ports = append(spec.Ports, runtime.NamedPort{Name: "admin", Port: 19901})
+	if a := r.StatefulSetForTest(spec, "x:1", "10.96.0.7", "y:1").Spec.Template.Spec.Containers[1]; strings.Join(a.Args, " ") != "agent -listen 127.0.0.1:19902" {
+		t.Errorf("agent beside a program on 19901: args %v, want port 19902", a.Args)
+	}
+	// The Toxiproxy pod has none.
+	if cs := r.StatefulSetForTest(spec, "x:1", "10.96.0.7", "").Spec.Template.Spec.Containers; len(cs) != 1 {
+		t.Errorf("with no agent image: %d containers, want 1", len(cs))
 	}
 }
 

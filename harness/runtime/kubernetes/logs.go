@@ -50,7 +50,7 @@ func (l *logFollower) bytes() []byte {
 // container names the app container now in the pod and says whether it has run.
 func container(pod *corev1.Pod) (key string, ran bool) {
 	for _, c := range pod.Status.ContainerStatuses {
-		if c.Name == "app" {
+		if c.Name == appContainer {
 			return fmt.Sprintf("%s/%d", pod.UID, c.RestartCount), c.State.Running != nil || c.State.Terminated != nil
 		}
 	}
@@ -82,7 +82,7 @@ func (l *logFollower) run(ctx context.Context) {
 // follow streams one container's logs from where the last try stopped; true once the
 // container has ended and everything it wrote is in.
 func (l *logFollower) follow(ctx context.Context, pod *corev1.Pod, key string) bool {
-	req := l.rt.cs.CoreV1().Pods(l.rt.namespace).GetLogs(pod.Name, &corev1.PodLogOptions{Container: "app", Follow: true})
+	req := l.rt.cs.CoreV1().Pods(l.rt.namespace).GetLogs(pod.Name, &corev1.PodLogOptions{Container: appContainer, Follow: true})
 	stream, err := req.Stream(ctx)
 	if err != nil {
 		select {
@@ -125,7 +125,7 @@ func (l *logFollower) follow(ctx context.Context, pod *corev1.Pod, key string) b
 // running says whether the pod's app container runs.
 func running(pod *corev1.Pod) bool {
 	for _, c := range pod.Status.ContainerStatuses {
-		if c.Name == "app" {
+		if c.Name == appContainer {
 			return c.State.Running != nil
 		}
 	}

@@ -14,10 +14,57 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/faultline/faultline/harness/runtime"
+	"github.com/faultline/faultline/harness/runtime/kubernetes/agent"
 )
 
 // mainPort names Spec.Port among a Service's and a container's ports.
 const mainPort = "main"
+
+// appContainer and agentContainer name an instance pod's two containers: the instance's
+// program, and the agent that crashes it for Kill (package agent).
+const (
+	appContainer   = "app"
+	agentContainer = "faultline-agent"
+)
+
+// appStatus is the status of the pod's app container; nil until the kubelet reports one.
+func appStatus(pod *corev1.Pod) *corev1.ContainerStatus {
+	if pod == nil {
+		return nil
+	}
+	for i, c := range pod.Status.ContainerStatuses {
+		if c.Name == appContainer {
+			return &pod.Status.ContainerStatuses[i]
+		}
+	}
+	return nil
+}
+
+// agentPort is the agent's port in s's pod: agent.Port, or the next one s does not use.
+func agentPort(s runtime.Spec) int {
+	used := map[int]bool{s.Port: true}
+	for _, p := range s.Ports {
+		used[p.Port] = true
+	}
+	port := agent.Port
+	for used[port] {
+		port++
+	}
+	return port
+}
+
+// agentSidecar is the container of the agent, listening on the pod's loopback at port.
+// It runs as root, whose CAP_KILL reaches the program whatever its user.
+func agentSidecar(image string, pull corev1.PullPolicy, port int) corev1.Container {
+	root := int64(0)
+	return corev1.Container{
+		Name:            agentContainer,
+		Image:           image,
+		ImagePullPolicy: pull,
+		Args:            []string{"agent", "-listen", "127.0.0.1:" + strconv.Itoa(port)},
+		SecurityContext: &corev1.SecurityContext{RunAsUser: &root, RunAsGroup: &root},
+	}
+}
 
 // podName is the name of the one pod of an instance's StatefulSet.
 func podName(instance string) string { return instance + "-0" }
@@ -63,10 +110,10 @@ func servicePorts(s runtime.Spec) []corev1.ServicePort {
 
 // podSpec is what every pod of the run shares: no API token, no service links, and the
 // images the node was given never pulled.
-func podSpec(c corev1.Container, grace int64) corev1.PodSpec {
+func podSpec(grace int64, cs ...corev1.Container) corev1.PodSpec {
 	no := false
 	return corev1.PodSpec{
-		Containers:                    []corev1.Container{c},
+		Containers:                    cs,
 		AutomountServiceAccountToken:  &no,
 		EnableServiceLinks:            &no,
 		TerminationGracePeriodSeconds: &grace,
@@ -76,8 +123,10 @@ func podSpec(c corev1.Container, grace int64) corev1.PodSpec {
 
 // statefulSet is the instance's StatefulSet of one replica: its pod runs image with s's
 // command, environment and ports, mounts a volume of its own at /data, and is Started
-// (hence Ready) once the startup probe sees s's health.
-func (r *Runtime) statefulSet(s runtime.Spec, image string, pull corev1.PullPolicy, clusterIP string) *appsv1.StatefulSet {
+// (hence Ready) once the startup probe sees s's health. With an agent image (every
+// instance but the Toxiproxy pod), the agent runs beside it in a pod whose process
+// namespace is shared.
+func (r *Runtime) statefulSet(s runtime.Spec, image string, pull corev1.PullPolicy, clusterIP string, agentImage string, agentPull corev1.PullPolicy) *appsv1.StatefulSet {
 	rep := replacer(s, clusterIP)
 	var env []corev1.EnvVar
 	for k, v := range s.Env {
@@ -93,7 +142,7 @@ func (r *Runtime) statefulSet(s runtime.Spec, image string, pull corev1.PullPoli
 		ports = append(ports, corev1.ContainerPort{ContainerPort: int32(p.Port)})
 	}
 	c := corev1.Container{
-		Name:            "app",
+		Name:            appContainer,
 		Image:           image,
 		ImagePullPolicy: pull,
 		Args:            args,
@@ -131,6 +180,12 @@ func (r *Runtime) statefulSet(s runtime.Spec, image string, pull corev1.PullPoli
 	if r.opts.storageClass != "" {
 		pvc.Spec.StorageClassName = &r.opts.storageClass
 	}
+	spec := podSpec(30, c)
+	if agentImage != "" {
+		yes := true
+		spec.ShareProcessNamespace = &yes
+		spec.Containers = append(spec.Containers, agentSidecar(agentImage, agentPull, agentPort(s)))
+	}
 	return &appsv1.StatefulSet{
 		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: r.namespace, Labels: labels},
 		Spec: appsv1.StatefulSetSpec{
@@ -139,7 +194,7 @@ func (r *Runtime) statefulSet(s runtime.Spec, image string, pull corev1.PullPoli
 			Selector:    &metav1.LabelSelector{MatchLabels: map[string]string{LabelInstance: s.Name}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       podSpec(c, 30),
+				Spec:       spec,
 			},
 			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{pvc},
 			PersistentVolumeClaimRetentionPolicy: &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
