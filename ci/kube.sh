@@ -92,6 +92,8 @@ snapshot() {
   iptables -t nat -S 2>/dev/null | grep -Ev 'DOCKER|docker0|br-' | sort
   echo "## nftables"
   nft list tables 2>/dev/null | sort
+  echo "## sysctls"
+  echo "net.ipv4.conf.all.send_redirects=$(sysctl -n net.ipv4.conf.all.send_redirects)"
   echo "## mounts"
   findmnt -rn -o TARGET | grep -Ev '^/(var/lib/docker|run/docker)' | sort
   echo "## cgroups"
@@ -181,6 +183,15 @@ up() {
   ip route add "$SERVICE_CIDR" dev "$BRIDGE"
   iptables -I FORWARD 1 -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT
   echo 1 >"$D/state/forward-rule"
+  # No ICMP redirects from the node (down restores the host's setting). A pod's connection
+  # to a ClusterIP is routed back out the bridge it came in on, so the kernel sent the pod
+  # a redirect for it, and redirects spend the per-host budget that ICMP errors share
+  # (nstat IcmpOutRateLimitHost): the reject kube-proxy answers a Service with no ready
+  # endpoint never reached the pod, whose connect hung for up to two minutes instead of
+  # being refused at once, and Toxiproxy, which dials upstream inside its accept loop,
+  # held the whole link meanwhile.
+  sysctl -n net.ipv4.conf.all.send_redirects >"$D/state/send-redirects"
+  sysctl -qw net.ipv4.conf.all.send_redirects=0 "net.ipv4.conf.$BRIDGE.send_redirects=0"
 
   cat >"$D/cni/net.d/10-faultline.conflist" <<EOF
 {"cniVersion": "1.0.0", "name": "faultline", "plugins": [
@@ -324,6 +335,7 @@ down_quiet() {
   nft delete table ip kube-proxy 2>/dev/null
   nft delete table ip6 kube-proxy 2>/dev/null
   if [ -f "$D/state/forward-rule" ]; then iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null; fi
+  if [ -s "$D/state/send-redirects" ]; then sysctl -qw "net.ipv4.conf.all.send_redirects=$(cat "$D/state/send-redirects")"; fi
   ip route del "$SERVICE_CIDR" dev "$BRIDGE" 2>/dev/null
   for v in $(ip -o link show master "$BRIDGE" 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//'); do ip link del "$v" 2>/dev/null; done
   ip link del "$BRIDGE" 2>/dev/null
