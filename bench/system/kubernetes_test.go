@@ -22,8 +22,8 @@ const killSamples = 5
 // BenchmarkKubernetesAgainstDocker puts the kubernetes runtime next to the docker one, in
 // turns, on this machine: the reference system's bring-up (harness.Up, runtime included),
 // and a killed instance's time to serve again — on docker the harness starts the killed
-// container again (what its supervisor does), on kubernetes the StatefulSet's controller
-// replaces the pod by itself. It needs both a Docker engine and a cluster ($KUBECONFIG;
+// container again (what its supervisor does), on kubernetes the pod's agent SIGKILLs the
+// program and the kubelet restarts the container in place by itself. It needs both a Docker engine and a cluster ($KUBECONFIG;
 // make bench starts ci/kube.sh's), and skips, saying which is missing, without them.
 func BenchmarkKubernetesAgainstDocker(b *testing.B) {
 	ctx := bounded(b, 20*time.Minute)
@@ -91,7 +91,7 @@ func BenchmarkKubernetesAgainstDocker(b *testing.B) {
 		Measured: seconds(median(killKube)), Baseline: seconds(median(killDocker)),
 		BaselineName: "docker: the container killed (SIGKILL) and started again at once, as its supervisor does",
 		Unit:         "s", Samples: killSamples,
-		Note: fmt.Sprintf("kubernetes (pod deleted with no grace, replaced by its StatefulSet) %v; docker %v", rounded(killKube), rounded(killDocker)),
+		Note: fmt.Sprintf("kubernetes (SIGKILL through the pod's agent, the container restarted in place by the kubelet) %v; docker %v", rounded(killKube), rounded(killDocker)),
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/remotecommand"
 	utilexec "k8s.io/client-go/util/exec"
@@ -303,7 +304,16 @@ func (in *Instance) Kill(ctx context.Context) error {
 	held := in.held
 	in.mu.Unlock()
 	if held {
-		// The program is dead already: the pod's deletion only has the agent to stop.
+		// The program is dead already: the pod's deletion only has the agent to stop. But
+		// first its Service must stop routing to it: the kubelet takes the pod's network
+		// down before the API forgets the pod, and until then kube-proxy may still send a
+		// new connection to the pod's address, which conntrack then pins there for as
+		// long as the connect retries (two minutes), long after a new pod is up.
+		if pod != nil {
+			if err := in.awaitUnrouted(ctx, pod.UID); err != nil {
+				in.rt.log.Warn("kill: the Service still routes to the killed pod; deleting it anyway", "instance", in.spec.Name, "err", err)
+			}
+		}
 		return in.end(ctx, "kill", 1, 30*time.Second)
 	}
 	if inc == "" {
@@ -439,6 +449,31 @@ func (in *Instance) routed(ctx context.Context) error {
 		}
 	}
 	return fmt.Errorf("Service %s does not route to pod %s (%s) yet", in.spec.Name, pod.Name, pod.Status.PodIP)
+}
+
+// unroutedWithin bounds the wait for a Service to stop routing to a dead pod.
+const unroutedWithin = 10 * time.Second
+
+// awaitUnrouted waits until no EndpointSlice of the instance's Service lists the pod uid
+// as serving: kube-proxy then sends no new connection its way.
+func (in *Instance) awaitUnrouted(ctx context.Context, uid types.UID) error {
+	ctx, cancel := context.WithTimeout(ctx, unroutedWithin)
+	defer cancel()
+	return until(ctx, func() (bool, error) {
+		list, err := in.rt.cs.DiscoveryV1().EndpointSlices(in.rt.namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + in.spec.Name})
+		if err != nil {
+			return false, err
+		}
+		for _, sl := range list.Items {
+			for _, ep := range sl.Endpoints {
+				serving := ep.Conditions.Serving != nil && *ep.Conditions.Serving || ep.Conditions.Ready != nil && *ep.Conditions.Ready
+				if ep.TargetRef != nil && ep.TargetRef.UID == uid && serving {
+					return false, fmt.Errorf("Service %s still routes to pod %s", in.spec.Name, uid)
+				}
+			}
+		}
+		return true, nil
+	})
 }
 
 // answers checks the spec's health (or only a connection) through HostAddr.
