@@ -61,6 +61,7 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, artifact r
 		{"exec", s.exec},
 		{"logs", s.logs},
 		{"proxy host", s.proxyHost},
+		{"link across a kill", s.linkAcrossKill},
 		{"teardown", s.teardown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -568,6 +569,55 @@ func (s *suite) proxyHost(t *testing.T, ctx context.Context, rt runtime.Runtime)
 	if took := time.Since(began); took < latency {
 		t.Errorf("a request through a %s latency toxic took %s", latency, took)
 	}
+}
+
+// linkAcrossKill kills an instance behind a Toxiproxy link, holds it down while callers
+// keep dialling through the link, and starts it again: the link must serve within 10 s of
+// the start. Toxiproxy dials each upstream inside its accept loop with no timeout, so one
+// dial made while the instance was down that hangs, rather than fails, freezes the whole
+// link for as long as the connect retries (two minutes).
+func (s *suite) linkAcrossKill(t *testing.T, ctx context.Context, rt runtime.Runtime) {
+	in := startInstance(t, ctx, rt, s.spec("svc-1"))
+	ph, err := rt.StartProxyHost(ctx, 1)
+	if err != nil {
+		t.Fatalf("start proxy host: %v", err)
+	}
+	client := toxiclient.NewClient(ph.APIAddr())
+	var proxy *toxiclient.Proxy
+	eventually(t, ctx, 15*time.Second, "create a proxy", func() error {
+		proxy, err = client.CreateProxy("svc-1", ph.ListenAddr(0), in.NetAddr())
+		return err
+	})
+	addr, err := ph.HostAddr(ctx, proxy.Listen)
+	if err != nil {
+		t.Fatalf("host address of proxy listening on %s: %v", proxy.Listen, err)
+	}
+	through := func() error {
+		_, body, err := call(ctx, http.MethodGet, addr, "/echo?msg=linked", "", 2*time.Second)
+		if err == nil && body != "linked" {
+			err = fmt.Errorf("GET /echo?msg=linked through %s = %q", addr, body)
+		}
+		return err
+	}
+	eventually(t, ctx, 15*time.Second, "reach the instance through its link", through)
+	if sh, ok := runtime.AsSelfHealing(in); ok {
+		if err := sh.HoldDown(ctx); err != nil {
+			t.Fatalf("hold down: %v", err)
+		}
+	}
+	if err := in.Kill(ctx); err != nil {
+		t.Fatalf("kill: %v", err)
+	}
+	// Callers keep trying while it is down: each try is a dial of the link's upstream.
+	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if through() == nil {
+			t.Fatalf("a killed instance held down answered through its link")
+		}
+	}
+	if err := in.Start(ctx); err != nil {
+		t.Fatalf("start after the kill: %v", err)
+	}
+	eventually(t, ctx, 10*time.Second, "the link serves again after the start", through)
 }
 
 func (s *suite) teardown(t *testing.T, ctx context.Context, rt runtime.Runtime) {

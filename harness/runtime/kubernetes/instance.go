@@ -239,7 +239,8 @@ func (in *Instance) scale(ctx context.Context, n int32) error {
 }
 
 // end deletes the pod now behind the instance with the given grace and waits until it is
-// gone; with HoldDown asked, it scales the StatefulSet to zero first.
+// gone (within; 0 returns once the deletion is asked); with HoldDown asked, it scales the
+// StatefulSet to zero first.
 func (in *Instance) end(ctx context.Context, what string, grace int64, within time.Duration) error {
 	pod, err := in.pod(ctx)
 	if err != nil {
@@ -263,6 +264,9 @@ func (in *Instance) end(ctx context.Context, what string, grace int64, within ti
 	err = in.rt.cs.CoreV1().Pods(in.rt.namespace).Delete(ctx, pod.Name, opts)
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("%s %s: delete pod %s: %w", what, in.spec.Name, pod.Name, err)
+	}
+	if within == 0 {
+		return nil
 	}
 	deadline := time.Now().Add(within)
 	for {
@@ -314,7 +318,9 @@ func (in *Instance) Kill(ctx context.Context) error {
 				in.rt.log.Warn("kill: the Service still routes to the killed pod; deleting it anyway", "instance", in.spec.Name, "err", err)
 			}
 		}
-		return in.end(ctx, "kill", 1, 30*time.Second)
+		// Its deletion takes the agent's linger and the kubelet's; nothing waits for it:
+		// the StatefulSet starts no pod beside one that is still going.
+		return in.end(ctx, "kill", 1, 0)
 	}
 	if inc == "" {
 		return nil // nothing runs: already down
