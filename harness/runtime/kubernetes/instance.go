@@ -222,17 +222,11 @@ func (in *Instance) HoldDown(ctx context.Context) error {
 	return nil
 }
 
-// scale sets the StatefulSet's replicas.
+// scale sets the StatefulSet's replicas, by a merge patch: a read-then-update of its scale
+// raced the controller's own status updates (a conflict right after a kill).
 func (in *Instance) scale(ctx context.Context, n int32) error {
-	sc, err := in.rt.cs.AppsV1().StatefulSets(in.rt.namespace).GetScale(ctx, in.spec.Name, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("read the scale of %s: %w", in.spec.Name, err)
-	}
-	if sc.Spec.Replicas == n {
-		return nil
-	}
-	sc.Spec.Replicas = n
-	if _, err := in.rt.cs.AppsV1().StatefulSets(in.rt.namespace).UpdateScale(ctx, in.spec.Name, sc, metav1.UpdateOptions{}); err != nil {
+	patch := fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, n)
+	if _, err := in.rt.cs.AppsV1().StatefulSets(in.rt.namespace).Patch(ctx, in.spec.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		return fmt.Errorf("scale %s to %d: %w", in.spec.Name, n, err)
 	}
 	return nil
