@@ -533,7 +533,10 @@ func (s *suite) logs(t *testing.T, ctx context.Context, rt runtime.Runtime) {
 	}
 }
 
-func (s *suite) proxyHost(t *testing.T, ctx context.Context, rt runtime.Runtime) {
+// linked starts svc-1 and a proxy host with one Toxiproxy link to it, and returns the
+// instance, the link and the loopback address that reaches the instance through it.
+func (s *suite) linked(t *testing.T, ctx context.Context, rt runtime.Runtime) (runtime.Instance, *toxiclient.Proxy, string) {
+	t.Helper()
 	in := startInstance(t, ctx, rt, s.spec("svc-1"))
 	ph, err := rt.StartProxyHost(ctx, 1)
 	if err != nil {
@@ -552,6 +555,11 @@ func (s *suite) proxyHost(t *testing.T, ctx context.Context, rt runtime.Runtime)
 	if ph.NetAddr(proxy.Listen) == "" {
 		t.Errorf("NetAddr(%q) is empty", proxy.Listen)
 	}
+	return in, proxy, addr
+}
+
+func (s *suite) proxyHost(t *testing.T, ctx context.Context, rt runtime.Runtime) {
+	_, proxy, addr := s.linked(t, ctx, rt)
 	eventually(t, ctx, 15*time.Second, "reach the instance through its proxy", func() error {
 		_, body, err := call(ctx, http.MethodGet, addr, "/echo?msg=proxied", "", 2*time.Second)
 		if err == nil && body != "proxied" {
@@ -577,21 +585,7 @@ func (s *suite) proxyHost(t *testing.T, ctx context.Context, rt runtime.Runtime)
 // dial made while the instance was down that hangs, rather than fails, freezes the whole
 // link for as long as the connect retries (two minutes).
 func (s *suite) linkAcrossKill(t *testing.T, ctx context.Context, rt runtime.Runtime) {
-	in := startInstance(t, ctx, rt, s.spec("svc-1"))
-	ph, err := rt.StartProxyHost(ctx, 1)
-	if err != nil {
-		t.Fatalf("start proxy host: %v", err)
-	}
-	client := toxiclient.NewClient(ph.APIAddr())
-	var proxy *toxiclient.Proxy
-	eventually(t, ctx, 15*time.Second, "create a proxy", func() error {
-		proxy, err = client.CreateProxy("svc-1", ph.ListenAddr(0), in.NetAddr())
-		return err
-	})
-	addr, err := ph.HostAddr(ctx, proxy.Listen)
-	if err != nil {
-		t.Fatalf("host address of proxy listening on %s: %v", proxy.Listen, err)
-	}
+	in, _, addr := s.linked(t, ctx, rt)
 	through := func() error {
 		_, body, err := call(ctx, http.MethodGet, addr, "/echo?msg=linked", "", 2*time.Second)
 		if err == nil && body != "linked" {
