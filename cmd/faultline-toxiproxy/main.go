@@ -13,7 +13,7 @@
 // (harness/runtime/kubernetes/agent): it runs beside an instance's container in its pod
 // and SIGKILLs that container's processes when asked, so that one image serves both.
 //
-//	faultline-toxiproxy agent [-listen 127.0.0.1:19901] [-linger 2s]
+//	faultline-toxiproxy agent [-listen 127.0.0.1:19901] [-linger 3s]
 package main
 
 import (
@@ -106,7 +106,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("faultline-toxiproxy agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(agent.Port)), "address to answer on, inside the pod")
-	linger := fs.Duration("linger", 2*time.Second, "how long to stay after SIGTERM: the pod's network lives until its last container ends, so that its address refuses connections, rather than vanish, until the Service stops routing to it")
+	linger := fs.Duration("linger", 3*time.Second, "how long to stay, after SIGTERM, once the pod's program has ended: the pod's network lives until its last container ends, so that its address refuses connections, rather than vanish, until the Service stops routing to it")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -124,6 +124,9 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	go func() {
 		<-sig.Done()
+		// The kubelet stops every container of the pod at once; the program may take its
+		// grace to end, and the agent stays that long and then its linger.
+		_ = agent.AwaitSiblingsGone(context.Background(), os.DirFS("/proc"), os.Getpid())
 		time.Sleep(*linger)
 		cancel()
 	}()

@@ -315,11 +315,11 @@ func (s *Supervisor) loop(w *watch) {
 				upSince, down = now, false
 				restarts++
 				rec := RestartRecord{Name: name, ExitedAt: exitedAt, RestartedAt: now, Attempts: 1}
+				s.record(history.Event{At: now, Kind: history.Restart, Target: name,
+					Detail: fmt.Sprintf("brought back by the platform after %v down (restart %d)", rec.Downtime().Round(time.Millisecond), restarts)})
 				s.mu.Lock()
 				s.restarts = append(s.restarts, rec)
 				s.mu.Unlock()
-				s.record(history.Event{At: now, Kind: history.Restart, Target: name,
-					Detail: fmt.Sprintf("brought back by the platform after %v down (restart %d)", rec.Downtime().Round(time.Millisecond), restarts)})
 				continue
 			}
 			if down {
@@ -389,11 +389,12 @@ func (s *Supervisor) loop(w *watch) {
 		upSince = s.h.Now()
 		down = false
 		rec := RestartRecord{Name: name, ExitedAt: exitedAt, RestartedAt: upSince, Attempts: attempts}
+		// The history first: whoever sees the record in Restarts finds its event there too.
+		s.record(history.Event{At: upSince, Kind: history.Restart, Target: name,
+			Detail: fmt.Sprintf("restarted after %v down (%d attempt(s), restart %d)", rec.Downtime().Round(time.Millisecond), attempts, restarts)})
 		s.mu.Lock()
 		s.restarts = append(s.restarts, rec)
 		s.mu.Unlock()
-		s.record(history.Event{At: upSince, Kind: history.Restart, Target: name,
-			Detail: fmt.Sprintf("restarted after %v down (%d attempt(s), restart %d)", rec.Downtime().Round(time.Millisecond), attempts, restarts)})
 	}
 }
 

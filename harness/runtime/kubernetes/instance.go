@@ -302,19 +302,22 @@ func (in *Instance) Kill(ctx context.Context) error {
 	held := in.held
 	in.mu.Unlock()
 	if held {
-		// The program is dead already: the pod's deletion only has the agent to stop. But
-		// first its Service must stop routing to it: the kubelet takes the pod's network
-		// down before the API forgets the pod, and until then kube-proxy may still send a
-		// new connection to the pod's address, which conntrack then pins there for as
-		// long as the connect retries (two minutes), long after a new pod is up.
+		// Deleted at once, before the kubelet can restart the program in place (it restarts
+		// no container of a pod that is going); scaled to zero first, so that nothing
+		// replaces it until Start. The pod's agent keeps its network up for a few seconds
+		// after the program's end, so that its address refuses connections until the Service
+		// stops routing there: the kubelet takes a pod's network down before the API forgets
+		// the pod, and a connection sent to an address that has vanished is pinned there by
+		// conntrack for as long as the connect retries (two minutes).
+		if err := in.end(ctx, "kill", 10, 0); err != nil {
+			return err
+		}
 		if pod != nil {
 			if err := in.awaitUnrouted(ctx, pod.UID); err != nil {
-				in.rt.log.Warn("kill: the Service still routes to the killed pod; deleting it anyway", "instance", in.spec.Name, "err", err)
+				in.rt.log.Warn("kill: the Service still routes to the killed pod", "instance", in.spec.Name, "err", err)
 			}
 		}
-		// Its deletion takes the agent's linger and the kubelet's; nothing waits for it:
-		// the StatefulSet starts no pod beside one that is still going.
-		return in.end(ctx, "kill", 1, 0)
+		return nil
 	}
 	if inc == "" {
 		return nil // nothing runs: already down

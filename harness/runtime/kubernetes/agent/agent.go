@@ -135,6 +135,25 @@ func KillSiblings(ctx context.Context, proc fs.FS, self int) ([]Process, error) 
 	}
 }
 
+// AwaitSiblingsGone returns once no process of the pod's other containers is left (or
+// ctx ends): the agent outlives the program it stands beside.
+func AwaitSiblingsGone(ctx context.Context, proc fs.FS, self int) error {
+	for {
+		procs, err := Siblings(proc, self)
+		if err != nil {
+			return err
+		}
+		if len(slices.DeleteFunc(procs, func(p Process) bool { return gone(proc, p.PID) })) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // Siblings lists the processes of the pod's other containers, as proc (a /proc) shows
 // them to process self: every process but the pod's init (pid 1, the sandbox's pause)
 // and those in self's own cgroup (the agent's container).
