@@ -440,18 +440,33 @@ func (in *Instance) routed(ctx context.Context) error {
 	if err != nil || pod == nil {
 		return fmt.Errorf("no pod: %v", err)
 	}
+	ready, _, err := in.endpoint(ctx, pod.UID)
+	if err != nil {
+		return err
+	}
+	if !ready {
+		return fmt.Errorf("Service %s does not route to pod %s (%s) yet", in.spec.Name, pod.Name, pod.Status.PodIP)
+	}
+	return nil
+}
+
+// endpoint reads how the instance's Service lists the pod uid: ready (new connections go
+// to it) and serving (they may still, while it terminates and no other is ready).
+func (in *Instance) endpoint(ctx context.Context, uid types.UID) (ready, serving bool, err error) {
 	list, err := in.rt.cs.DiscoveryV1().EndpointSlices(in.rt.namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + in.spec.Name})
 	if err != nil {
-		return fmt.Errorf("read the endpoints of Service %s: %w", in.spec.Name, err)
+		return false, false, fmt.Errorf("read the endpoints of Service %s: %w", in.spec.Name, err)
 	}
 	for _, sl := range list.Items {
 		for _, ep := range sl.Endpoints {
-			if ep.TargetRef != nil && ep.TargetRef.UID == pod.UID && ep.Conditions.Ready != nil && *ep.Conditions.Ready {
-				return nil
+			if ep.TargetRef == nil || ep.TargetRef.UID != uid {
+				continue
 			}
+			ready = ready || ep.Conditions.Ready != nil && *ep.Conditions.Ready
+			serving = serving || ep.Conditions.Serving != nil && *ep.Conditions.Serving
 		}
 	}
-	return fmt.Errorf("Service %s does not route to pod %s (%s) yet", in.spec.Name, pod.Name, pod.Status.PodIP)
+	return ready, serving || ready, nil
 }
 
 // unroutedWithin bounds the wait for a Service to stop routing to a dead pod.
@@ -463,19 +478,11 @@ func (in *Instance) awaitUnrouted(ctx context.Context, uid types.UID) error {
 	ctx, cancel := context.WithTimeout(ctx, unroutedWithin)
 	defer cancel()
 	return until(ctx, func() (bool, error) {
-		list, err := in.rt.cs.DiscoveryV1().EndpointSlices(in.rt.namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + in.spec.Name})
-		if err != nil {
-			return false, err
+		_, serving, err := in.endpoint(ctx, uid)
+		if err == nil && serving {
+			err = fmt.Errorf("Service %s still routes to pod %s", in.spec.Name, uid)
 		}
-		for _, sl := range list.Items {
-			for _, ep := range sl.Endpoints {
-				serving := ep.Conditions.Serving != nil && *ep.Conditions.Serving || ep.Conditions.Ready != nil && *ep.Conditions.Ready
-				if ep.TargetRef != nil && ep.TargetRef.UID == uid && serving {
-					return false, fmt.Errorf("Service %s still routes to pod %s", in.spec.Name, uid)
-				}
-			}
-		}
-		return true, nil
+		return err == nil, err
 	})
 }
 

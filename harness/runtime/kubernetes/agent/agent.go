@@ -120,7 +120,7 @@ func KillSiblings(ctx context.Context, proc fs.FS, self int) ([]Process, error) 
 	}
 	deadline := time.Now().Add(killWithin)
 	for {
-		left := slices.DeleteFunc(slices.Clone(procs), func(p Process) bool { return gone(proc, p.PID) })
+		left := alive(proc, procs)
 		if len(left) == 0 {
 			return procs, nil
 		}
@@ -143,7 +143,7 @@ func AwaitSiblingsGone(ctx context.Context, proc fs.FS, self int) error {
 		if err != nil {
 			return err
 		}
-		if len(slices.DeleteFunc(procs, func(p Process) bool { return gone(proc, p.PID) })) == 0 {
+		if len(alive(proc, procs)) == 0 {
 			return nil
 		}
 		select {
@@ -180,6 +180,11 @@ func Siblings(proc fs.FS, self int) ([]Process, error) {
 		out = append(out, Process{PID: pid, Comm: strings.TrimSpace(string(comm))})
 	}
 	return out, nil
+}
+
+// alive is those of procs that have not exited.
+func alive(proc fs.FS, procs []Process) []Process {
+	return slices.DeleteFunc(slices.Clone(procs), func(p Process) bool { return gone(proc, p.PID) })
 }
 
 // gone says whether pid has exited: no longer listed, or a zombie its parent has yet to
