@@ -11,6 +11,10 @@ cd "$(dirname "$0")/.."
 # those tests skip; the end of this script says it again. `ci/kube.sh down` runs on
 # every ending and fails the run if the host's rules, links, routes, mounts or cgroups
 # are not as `up` found them.
+# What ci/build.sh builds, for every test and job below, the kubernetes job included (set
+# before it is forked: without it each leak child built the Toxiproxy server itself, under
+# the packages' compile load, and a child with a 12 s -test.timeout spent it all there).
+export FAULTLINE_BIN="$PWD/bin" FAULTLINE_ETCD="$PWD/bin/etcd"
 kube_out=$(mktemp "${TMPDIR:-/tmp}/faultline-kube-job.XXXXXX")
 kube_mark=$(mktemp -d "${TMPDIR:-/tmp}/faultline-kube-mark.XXXXXX")
 export kube_mark
@@ -27,10 +31,6 @@ kube_job() {
     return
   fi
   touch "$kube_mark/up"
-  # This job was forked before the exports below: without them every leak child would
-  # build the Toxiproxy server itself, under the compile load of the packages (a child
-  # with a 12 s -test.timeout spent it all in go build on CI).
-  export FAULTLINE_BIN="$PWD/bin" FAULTLINE_ETCD="$PWD/bin/etcd"
   # shellcheck disable=SC1090 # written by ci/kube.sh up
   . "${FAULTLINE_KUBE_DIR:-/tmp/faultline-kube}/env"
   export FAULTLINE_KUBE_REQUIRED=1
@@ -54,8 +54,6 @@ setsid bash -c kube_job >"$kube_out" 2>&1 &
 kube_pid=$!
 bash ci/build.sh
 touch "$kube_mark/built"
-export FAULTLINE_ETCD="$PWD/bin/etcd"
-export FAULTLINE_BIN="$PWD/bin"
 go vet ./...
 # Real servers the tests need, from Debian's packages, installed in one apt-get where
 # missing: Chromium (harness/report checks index.html in it; without it that check
